@@ -1,0 +1,26 @@
+"""fastloss: high-performance loss functions (typed Cython + OpenMP kernels, NumPy API).
+
+    >>> import fastloss as fl
+    >>> fl.mse([1.0, 2.0], [1.5, 2.0])
+    0.125
+    >>> fl.mse.grad([1.0, 2.0], [1.5, 2.0])
+    array([0.5, 0. ])
+
+Every loss is a :class:`Loss` with ``__call__``, ``grad``, ``value_and_grad`` and ``grad_hess``;
+``get(name)`` and ``available()`` are the registry; thread control is ``set_num_threads``,
+``get_num_threads`` and ``threads``; ``show_config()`` describes the build.
+"""
+
+__version__ = "0.1.0"
+
+from fastloss._loss import Loss, ElementwiseLoss, Param, get, available
+from fastloss._threads import get_num_threads, set_num_threads, threads
+from fastloss._config import show_config, config
+from fastloss.losses.regression import mse, mae, huber, quantile, log_cosh
+from fastloss import reference
+
+__all__ = [
+    "Loss", "ElementwiseLoss", "Param", "get", "available",
+    "get_num_threads", "set_num_threads", "threads", "show_config", "config", "reference",
+    "mse", "mae", "huber", "quantile", "log_cosh",
+]

@@ -1,0 +1,5 @@
+import sys
+
+from fastloss.cli import main
+
+sys.exit(main())

@@ -1,0 +1,82 @@
+"""What this build of fastloss is: version, OpenMP, threads, compiler flags, CPU SIMD level."""
+
+import platform
+import sys
+
+import numpy as np
+
+from fastloss._kernels import _parallel
+from fastloss._threads import SERIAL_THRESHOLD, get_num_threads
+
+_SIMD_LEVELS = ("AVX512_SKX", "AVX512F", "AVX2", "AVX", "SSE42", "SSE2")
+
+
+def _cpu_features():
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__
+    except ImportError:   # older NumPy
+        try:
+            from numpy.core._multiarray_umath import __cpu_features__
+        except ImportError:
+            return {}
+    return {k: v for k, v in __cpu_features__.items() if v}
+
+
+def _cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def config():
+    """The build and runtime facts as a dict (also written into benchmark reports)."""
+    from fastloss import __version__
+    try:
+        from fastloss import _build_info as b
+        build = {"compiler": b.COMPILER, "compiler_version": b.COMPILER_VERSION,
+                 "compile_args": b.COMPILE_ARGS, "link_args": b.LINK_ARGS,
+                 "boundscheck": b.BOUNDSCHECK}
+    except ImportError:
+        build = {"compiler": "unknown"}
+    features = _cpu_features()
+    simd = next((level for level in _SIMD_LEVELS if features.get(level)), "baseline")
+    return {
+        "version": __version__,
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+        "cpu": _cpu_model(),
+        "cpu_simd": simd,
+        "cpu_features": sorted(features),
+        "openmp": _parallel.openmp_enabled(),
+        "omp_num_procs": _parallel.omp_num_procs(),
+        "default_threads": get_num_threads(),
+        "serial_threshold": SERIAL_THRESHOLD,
+        "kernel_variant": "baseline (" + " ".join(build.get("compile_args", [])) + ")",
+        "build": build,
+    }
+
+
+def show_config(file=None):
+    """Print the version, OpenMP on/off, default threads, compiler flags and SIMD level."""
+    c = config()
+    b = c["build"]
+    lines = [
+        f"fastloss {c['version']}  (Python {c['python']}, NumPy {c['numpy']})",
+        f"platform:         {c['platform']}",
+        f"cpu:              {c['cpu']}",
+        f"cpu SIMD level:   {c['cpu_simd']}",
+        f"OpenMP:           {'on' if c['openmp'] else 'off (single-threaded build)'}",
+        f"default threads:  {c['default_threads']} (of {c['omp_num_procs']} processors; "
+        f"serial below {c['serial_threshold']} elements)",
+        f"compiler:         {b.get('compiler')} -- {b.get('compiler_version', '')}",
+        f"compile flags:    {' '.join(b.get('compile_args', []))}",
+        f"link flags:       {' '.join(b.get('link_args', []))}",
+        f"kernel variant:   {c['kernel_variant']}",
+    ]
+    print("\n".join(lines), file=file or sys.stdout)

@@ -1,0 +1,1 @@
+"""Compiled kernels (private). Only the Python API layer calls these; they never validate."""

@@ -1,0 +1,53 @@
+# cython: language_level=3
+"""Shared kernel machinery: block size, result structs, deterministic sums, scalar helpers.
+
+Reductions are split into fixed blocks of BLOCK elements whatever the thread count; each block
+is summed in a fixed order and the block sums are combined pairwise, so a result is bitwise
+identical for any number of threads.
+"""
+from libc.math cimport NAN, fabs, exp, log1p
+
+cdef enum:
+    BLOCK = 4096   # elements per reduction block (fixed: it defines the summation order)
+    LANES = 8      # independent accumulators inside a block (lets the compiler vectorize)
+
+ctypedef struct loss_grad_t:
+    double loss
+    double grad
+
+ctypedef struct grad_hess_t:
+    double grad
+    double hess
+
+
+cdef inline double pairwise_sum(const double* x, Py_ssize_t n) noexcept nogil:
+    """Sum of x[0:n] by recursive halving (error grows as log n, not n)."""
+    cdef Py_ssize_t i, half
+    cdef double s = 0.0
+    if n <= 8:
+        for i in range(n):
+            s += x[i]
+        return s
+    half = n // 2
+    return pairwise_sum(x, half) + pairwise_sum(x + half, n - half)
+
+
+cdef inline double combine_lanes(const double* acc) noexcept nogil:
+    """The LANES accumulators of a block, in a fixed tree order."""
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+
+
+cdef inline double sign_nan(double x) noexcept nogil:
+    """-1, 0 or +1 like np.sign, but NaN stays NaN (the MAE/quantile subgradient)."""
+    if x > 0.0:
+        return 1.0
+    if x < 0.0:
+        return -1.0
+    return x * 0.0   # 0 for 0, NaN for NaN
+
+
+cdef inline double log1pexp(double x) noexcept nogil:
+    """softplus(x) = log(1 + exp(x)), exact for every finite x and the right limit at +-inf."""
+    if x > 0.0:
+        return x + log1p(exp(-x))
+    return log1p(exp(x))

@@ -1,0 +1,177 @@
+"""The Loss objects and the registry that drives the API, the reference map, tests and benchmarks.
+
+A Loss is callable, ``loss(y_true, y_pred, *, sample_weight=None, reduction="mean", **params)``,
+and has ``grad``, ``value_and_grad`` and ``grad_hess``. Families (elementwise, multiclass, ...)
+subclass ``Loss`` and implement ``_value``, ``_grad``, ``_value_and_grad`` and ``_grad_hess`` on
+validated inputs; parameter binding, reductions and the registry are written once here.
+"""
+
+import math
+from collections import namedtuple
+
+import numpy as np
+
+from fastloss import _threads
+from fastloss import _validation as V
+
+Param = namedtuple("Param", "name default check")
+Param.__doc__ = """A loss parameter: its name, default and a check(value) -> value that raises."""
+
+_REGISTRY = {}
+
+
+def register(loss):
+    """Add a loss to the registry (name must be new); returns the loss."""
+    if loss.name in _REGISTRY:
+        raise ValueError(f"a loss named {loss.name!r} is already registered")
+    _REGISTRY[loss.name] = loss
+    return loss
+
+
+def get(name):
+    """The registered loss called `name` (see ``available()``)."""
+    if isinstance(name, Loss):
+        return name
+    try:
+        return _REGISTRY[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown loss {name!r}; available: {', '.join(available())}") from None
+
+
+def available():
+    """Names of every registered loss, sorted."""
+    return sorted(_REGISTRY)
+
+
+def _mean(total, weight_total):
+    """Weighted mean total / weight_total; NaN for an empty input or all-zero weights."""
+    return total / weight_total if weight_total != 0 else math.nan
+
+
+class Loss:
+    """Base class of every loss: parameter binding and the public call signatures."""
+
+    name = None
+    params = ()          # tuple of Param
+    family = None
+
+    def __init__(self):
+        self._param_names = tuple(p.name for p in self.params)
+        self.defaults = {p.name: p.default for p in self.params}
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.defaults.items())
+        return f"<fastloss.Loss {self.name}({args})>"
+
+    def make_inputs(self, n, dtype, rng):
+        """Random (y_true, y_pred) with n elements in all, for tests and benchmarks."""
+        y = rng.standard_normal(n).astype(dtype)
+        p = rng.standard_normal(n).astype(dtype)
+        return y, p
+
+    def bind(self, params):
+        """Validated parameter values in declaration order; unknown names raise TypeError."""
+        unknown = set(params) - set(self._param_names)
+        if unknown:
+            raise TypeError(f"{self.name}() got unexpected parameter(s) {sorted(unknown)}; "
+                            f"its parameters are {list(self._param_names) or 'none'}")
+        values = []
+        for p in self.params:
+            value = params.get(p.name, p.default)
+            values.append(p.check(value) if p.check is not None else value)
+        return tuple(values)
+
+    # Public API: validation of the common keywords, then the family's implementation.
+
+    def __call__(self, y_true, y_pred, *, sample_weight=None, reduction="mean", **params):
+        V.check_reduction(reduction)
+        return self._value(y_true, y_pred, sample_weight, reduction, self.bind(params))
+
+    def grad(self, y_true, y_pred, *, sample_weight=None, reduction="mean", out=None, **params):
+        """Derivative of the reduced loss with respect to y_pred (shape and dtype of y_pred)."""
+        V.check_reduction(reduction)
+        return self._grad(y_true, y_pred, sample_weight, reduction, out, self.bind(params))
+
+    def value_and_grad(self, y_true, y_pred, *, sample_weight=None, reduction="mean", out=None,
+                       **params):
+        """(value, grad) from one pass over the data."""
+        V.check_reduction(reduction)
+        return self._value_and_grad(y_true, y_pred, sample_weight, reduction, out,
+                                    self.bind(params))
+
+    def grad_hess(self, y_true, y_pred, *, sample_weight=None, hess_floor=0.0, out=None,
+                  **params):
+        """Per-element (grad, hess) of the unreduced loss, sample weights multiplied in.
+
+        Where the second derivative is zero or undefined, ``hess_floor`` (>= 0) sets a positive
+        lower bound, as gradient boosting needs: hess = w * max(d2l/dp2, hess_floor).
+        ``out`` may be a (grad, hess) pair of preallocated arrays.
+        """
+        floor = V.check_real("hess_floor", hess_floor, low=0.0)
+        return self._grad_hess(y_true, y_pred, sample_weight, floor, out, self.bind(params))
+
+
+class ElementwiseLoss(Loss):
+    """A loss l(y, p) applied element by element to arrays of any (matching) shape."""
+
+    kernels = None       # {(y dtype code, p dtype code): (reduce, per_sample, grad, value_grad, grad_hess)}
+
+    def _value(self, y_true, y_pred, sample_weight, reduction, params):
+        a = V.Elementwise(y_true, y_pred, sample_weight)
+        reduce_, per_sample = self.kernels[a.key][:2]
+        n_threads = _threads.threads_for(a.size)
+        if reduction == "none":
+            result, flat = a.output()
+            per_sample(a.y, a.p, a.w, flat, *params, n_threads)
+            return result
+        total, weight_total = reduce_(a.y, a.p, a.w, *params, n_threads)
+        return total if reduction == "sum" else _mean(total, weight_total)
+
+    def _scale(self, a, reduction, n_threads):
+        """The factor of the gradient: 1 / sum of weights for the mean, 1 otherwise."""
+        if reduction != "mean":
+            return 1.0, None
+        from fastloss._kernels._parallel import blocked_sum
+        weight_total = float(a.size) if a.w is None else blocked_sum(a.w, n_threads)
+        return (1.0 / weight_total if weight_total != 0 else math.nan), weight_total
+
+    def _grad(self, y_true, y_pred, sample_weight, reduction, out, params):
+        a = V.Elementwise(y_true, y_pred, sample_weight, out)
+        n_threads = _threads.threads_for(a.size)
+        result, flat = a.output(out)
+        scale, _ = self._scale(a, reduction, n_threads)
+        self.kernels[a.key][2](a.y, a.p, a.w, flat, scale, *params, n_threads)
+        return result
+
+    def _value_and_grad(self, y_true, y_pred, sample_weight, reduction, out, params):
+        a = V.Elementwise(y_true, y_pred, sample_weight, out)
+        n_threads = _threads.threads_for(a.size)
+        result, flat = a.output(out)
+        if reduction == "none":   # per-element values and derivatives: two elementwise passes
+            values, vflat = a.output()
+            self.kernels[a.key][1](a.y, a.p, a.w, vflat, *params, n_threads)
+            self.kernels[a.key][2](a.y, a.p, a.w, flat, 1.0, *params, n_threads)
+            return values, result
+        scale, weight_total = self._scale(a, reduction, n_threads)
+        total = self.kernels[a.key][3](a.y, a.p, a.w, flat, scale, *params, n_threads)
+        value = total if reduction == "sum" else _mean(total, weight_total)
+        return value, result
+
+    def _grad_hess(self, y_true, y_pred, sample_weight, hess_floor, out, params):
+        g_out, h_out = (None, None) if out is None else out
+        a = V.Elementwise(y_true, y_pred, sample_weight, g_out)
+        n_threads = _threads.threads_for(a.size)
+        grad, gflat = a.output(g_out, name="out[0]")
+        hess, hflat = V.new_output(a.shape, a.pdtype, a.order, h_out,
+                                   (a.y, a.p, a.w, gflat), name="out[1]")
+        self.kernels[a.key][4](a.y, a.p, a.w, gflat, hflat, hess_floor, *params, n_threads)
+        return grad, hess
+
+
+def make_loss(base, name, doc, kernels, params=(), family=None, **attrs):
+    """Create and register a loss: a one-off subclass of `base` so help(loss) shows `doc`."""
+    class_name = "".join(part.title() for part in name.split("_")) + "Loss"
+    cls = type(class_name, (base,), {"__doc__": doc, "name": name, "params": tuple(params),
+                                     "family": family, "kernels": kernels, **attrs,
+                                     "__module__": "fastloss"})
+    return register(cls())

@@ -1,0 +1,1 @@
+"""Loss definitions by family; importing a family module registers its losses."""
