@@ -87,6 +87,14 @@ class Loss:
         V.check_reduction(reduction)
         return self._value(y_true, y_pred, sample_weight, reduction, self.bind(params))
 
+    def partial_sums(self, y_true, y_pred, *, sample_weight=None, **params):
+        """(sum of w*loss, sum of weights, element count): what "mean" and "sum" are made of.
+
+        Partial results over chunks add up to those of the whole input (fl.score builds on it);
+        the mean is weighted_sum / weight_total.
+        """
+        return self._partial_sums(y_true, y_pred, sample_weight, self.bind(params))
+
     def grad(self, y_true, y_pred, *, sample_weight=None, reduction="mean", out=None, **params):
         """Derivative of the reduced loss with respect to y_pred (shape and dtype of y_pred)."""
         V.check_reduction(reduction)
@@ -126,6 +134,12 @@ class ElementwiseLoss(Loss):
             return result
         total, weight_total = reduce_(a.y, a.p, a.w, *params, n_threads)
         return total if reduction == "sum" else _mean(total, weight_total)
+
+    def _partial_sums(self, y_true, y_pred, sample_weight, params):
+        a = V.Elementwise(y_true, y_pred, sample_weight)
+        total, weight_total = self.kernels[a.key][0](a.y, a.p, a.w, *params,
+                                                     _threads.threads_for(a.size))
+        return total, weight_total, a.size
 
     def _scale(self, a, reduction, n_threads):
         """The factor of the gradient: 1 / sum of weights for the mean, 1 otherwise."""
