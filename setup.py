@@ -95,7 +95,9 @@ def _compile_flags():
     if _env_flag("FASTLOSS_SANITIZE"):
         return ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined"], \
                ["-fsanitize=address,undefined"]
-    flags = ["-O3"]
+    # No -ffast-math: NaN and infinities must propagate. These two change no result: they let
+    # branches on comparisons become selects (vectorizable) and libm calls skip errno.
+    flags = ["-O3", "-fno-trapping-math", "-fno-math-errno"]
     if _env_flag("FASTLOSS_NATIVE"):
         flags.append("-march=native")
     return flags, []

@@ -99,8 +99,15 @@ def value(name, y, p, sample_weight=None, reduction="mean", **params):
     """The reduced loss, in float64."""
     y = np.asarray(y, dtype=np.float64)
     p = np.asarray(p, dtype=np.float64)
-    w = _weights(sample_weight, p.shape)
-    per = w * LOSSES[name][0](y, p, **params)
+    per = LOSSES[name][0](y, p, **params)
+    if sample_weight is None:   # the textbook form: no weights array
+        if reduction == "none":
+            return per
+        if reduction == "sum":
+            return float(np.sum(per))
+        return float(np.mean(per)) if per.size else float("nan")
+    w = np.asarray(sample_weight, dtype=np.float64)
+    per = w * per
     if reduction == "none":
         return per
     if reduction == "sum":

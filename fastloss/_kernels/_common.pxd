@@ -10,6 +10,7 @@ from libc.math cimport NAN, fabs, exp, log1p
 cdef enum:
     BLOCK = 4096   # elements per reduction block (fixed: it defines the summation order)
     LANES = 8      # independent accumulators inside a block (lets the compiler vectorize)
+    SUB = 256      # elements computed into a scratch buffer before they are accumulated
 
 ctypedef struct loss_grad_t:
     double loss
@@ -32,18 +33,33 @@ cdef inline double pairwise_sum(const double* x, Py_ssize_t n) noexcept nogil:
     return pairwise_sum(x, half) + pairwise_sum(x + half, n - half)
 
 
+cdef inline void accumulate_lanes(double* acc, const double* v, Py_ssize_t m) noexcept nogil:
+    """acc[k % LANES] += v[k] for k < m: the fixed order of every blocked reduction.
+
+    Kernels first compute SUB elementwise values into a buffer (a plain loop the compiler
+    vectorizes, branches of the math included), then add it here: element k of a block always
+    lands in lane k % LANES, whatever the thread count.
+    """
+    cdef Py_ssize_t i = 0, j, body = (m // LANES) * LANES
+    while i < body:
+        for j in range(LANES):
+            acc[j] += v[i + j]
+        i += LANES
+    for i in range(body, m):
+        acc[i - body] += v[i]
+
+
 cdef inline double combine_lanes(const double* acc) noexcept nogil:
     """The LANES accumulators of a block, in a fixed tree order."""
     return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
 
 
 cdef inline double sign_nan(double x) noexcept nogil:
-    """-1, 0 or +1 like np.sign, but NaN stays NaN (the MAE/quantile subgradient)."""
-    if x > 0.0:
-        return 1.0
-    if x < 0.0:
-        return -1.0
-    return x * 0.0   # 0 for 0, NaN for NaN
+    """-1, 0 or +1 like np.sign, but NaN stays NaN (the MAE/quantile subgradient).
+
+    Selects, not branches, so loops calling it vectorize; x * 0.0 is 0 for 0 and NaN for NaN.
+    """
+    return 1.0 if x > 0.0 else (-1.0 if x < 0.0 else x * 0.0)
 
 
 cdef inline double log1pexp(double x) noexcept nogil:
