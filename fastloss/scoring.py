@@ -695,7 +695,7 @@ def _check_rows(sources):
     return sources[0].shape[0]
 
 
-def score(losses, y_true, y_pred, *, sample_weight=None, chunk_size=None, progress=False,
+def score(losses, y_true, y_pred=None, *, sample_weight=None, chunk_size=None, progress=False,
           **params):
     """Score predictions with one or several losses in one streamed pass over row chunks.
 
@@ -742,6 +742,8 @@ def score(losses, y_true, y_pred, *, sample_weight=None, chunk_size=None, progre
             raise TypeError("with an iterable of chunks as y_true, y_pred and sample_weight "
                             "must be None (each chunk is (y_true, y_pred[, sample_weight]))")
         return _score_chunks(specs, y_true, progress)
+    if y_pred is None:
+        raise TypeError("y_pred is required (unless y_true is an iterable of chunks)")
     sources = []
     try:
         sources.append(_source(y_true, "y_true"))
