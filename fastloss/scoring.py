@@ -35,6 +35,8 @@ __all__ = ["score", "ScoreResult", "LossScore", "parse_loss_spec", "open_array",
 # A chunk of all inputs together: large enough to amortise the per-chunk Python work and the
 # thread start-up of the kernels, small enough to stay in the L2/L3 cache between the losses.
 DEFAULT_CHUNK_BYTES = 4 << 20
+# Progress bars appear only once the work has taken this long (short runs stay quiet).
+PROGRESS_DELAY = 0.5
 
 
 # ----------------------------------------------------------------------------- exact sums
@@ -140,11 +142,13 @@ def parse_loss_spec(spec):
 class _Spec:
     """One requested loss: the Loss, its bound parameters and the label it is reported under."""
 
-    __slots__ = ("loss", "params", "label", "bound")
+    __slots__ = ("loss", "params", "label", "bound", "effective")
 
     def __init__(self, loss, params, label):
         self.loss, self.params, self.label = loss, dict(params), label
         self.bound = loss.bind(self.params)     # raises TypeError/ValueError on bad parameters
+        # The effective parameter values (defaults included), as reported in the result.
+        self.effective = dict(zip(loss.defaults, self.bound))
 
     def partial_sums(self, y, p, w):
         return self.loss.partial_sums(y, p, sample_weight=w, **self.params)
@@ -267,7 +271,7 @@ class ScoreResult:
 
     @classmethod
     def empty(cls, specs):
-        return cls([LossScore(s.label, s.loss.name, s.params) for s in specs])
+        return cls([LossScore(s.label, s.loss.name, s.effective) for s in specs])
 
     def merge(self, other):
         """A new result: the sums of both (the labels must be the same)."""
@@ -609,8 +613,9 @@ def _is_chunk_iterable(x):
 class _PlainProgress:
     """A one-line progress bar on stderr: rows done, rows/s, ETA (shown after `delay` s)."""
 
-    def __init__(self, total, delay=0.5, stream=None):
-        self.total, self.delay, self.stream = total, delay, stream or sys.stderr
+    def __init__(self, total, delay=None, stream=None):
+        self.total, self.stream = total, stream or sys.stderr
+        self.delay = PROGRESS_DELAY if delay is None else delay
         self.start = self.last = time.perf_counter()
         self.done = 0
         self.shown = False
@@ -668,7 +673,7 @@ def _progress_bar(progress, total):
         from tqdm import tqdm
     except ImportError:
         return _PlainProgress(total)
-    return tqdm(total=total, unit="rows", unit_scale=True, desc="scoring", delay=0.5,
+    return tqdm(total=total, unit="rows", unit_scale=True, desc="scoring", delay=PROGRESS_DELAY,
                 file=sys.stderr, leave=True)
 
 
