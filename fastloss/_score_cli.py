@@ -8,6 +8,7 @@ Set FASTLOSS_DEBUG=1 to get the traceback instead.
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -57,7 +58,18 @@ def add_arguments(p):
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when stderr is a terminal; shown "
                         "once the work takes more than half a second)")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--json", action="store_true",
+                   help="print the result as JSON (a NaN mean, e.g. of all-zero weights, is "
+                        "the string \"NaN\"; infinities are \"Infinity\"/\"-Infinity\")")
+
+
+def _finite_json(value):
+    """Strict JSON: NaN and infinities as the strings "NaN", "Infinity", "-Infinity"."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {k: _finite_json(v) for k, v in value.items()}
+    return value
 
 
 def _fail(message):
@@ -104,7 +116,7 @@ def _run(args):
     if args.json:
         out = {"rows": result.rows, "seconds": seconds, "rows_per_second": rate,
                "losses": result.to_dict()}
-        print(json.dumps(out, indent=2))
+        print(json.dumps(_finite_json(out), indent=2, allow_nan=False))
     else:
         print(result)
         print(f"{result.rows:,} rows in {seconds:.3f} s ({rate:,.0f} rows/s)")

@@ -368,7 +368,7 @@ try:
     _madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
     _madvise.restype = ctypes.c_int
     _MADV_DONTNEED = getattr(mmap, "MADV_DONTNEED", 4)
-except (OSError, AttributeError):          # no libc madvise (Windows): pages stay mapped
+except (OSError, AttributeError, TypeError):   # no libc madvise (Windows): pages stay mapped
     _madvise = None
 
 
@@ -764,9 +764,9 @@ def score(losses, y_true, y_pred=None, *, sample_weight=None, chunk_size=None, p
 def _score_sources(specs, sources, chunk_size, progress):
     y_src, p_src = sources[0], sources[1]
     w_src = sources[2] if len(sources) == 3 else None
-    if any(len(s.shape) == 0 for s in sources):      # scalars: one in-memory "chunk"
-        arrays = [s.read(0, None) if len(s.shape) else s.arr for s in sources]
-        return score_chunk(specs, *arrays)
+    if any(len(s.shape) == 0 for s in sources) and \
+            all(isinstance(s, _ArraySource) and s.path is None for s in sources):
+        return score_chunk(specs, *(s.arr for s in sources))   # in-memory scalars: one chunk
     n = _check_rows(sources)
     step = _chunk_rows(sources, chunk_size)
     # Validate shapes, dtypes and labels on a one-row slice before any real work starts.

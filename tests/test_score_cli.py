@@ -180,3 +180,13 @@ def test_usage_errors_exit_2(capsys):
                   "--chunk-size", "0"])
     assert exc.value.code == 2
     assert "positive integer" in capsys.readouterr().err
+
+
+def test_json_is_strict_for_nan_means(files, capsys):
+    d, *_ = files
+    np.save(d / "zero.npy", np.zeros(5000))
+    code, out, _ = run(["--loss", "mse", "--y-true", d / "y.npy", "--y-pred", d / "p.npy",
+                        "--weights", d / "zero.npy", "--json"], capsys)
+    assert code == 0
+    doc = json.loads(out, parse_constant=lambda c: pytest.fail(f"non-standard JSON {c}"))
+    assert doc["losses"]["mse"]["mean"] == "NaN" and doc["losses"]["mse"]["weight_total"] == 0

@@ -422,3 +422,8 @@ def _check_peak_memory(tmp_path):
     diffs = (block.astype(np.float64) - rolled) ** 2
     want = (full * diffs.sum() + diffs[:rest].sum()) / n
     assert measured["mse"] == pytest.approx(want, rel=1e-9)
+
+
+def test_scalars_are_one_element():
+    r = fl.score(["mse", "mae"], 1.0, 3.0)
+    assert r["mse"].mean == 4.0 and r["mae"].sum == 2.0 and r["mse"].count == 1
