@@ -24,6 +24,7 @@ import os
 import sys
 import time
 import zipfile
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -604,8 +605,9 @@ def _source(x, name):
 
 
 def _is_chunk_iterable(x):
-    return not isinstance(x, (np.ndarray, str, bytes, os.PathLike, _ArraySource, _StreamSource,
-                              list, tuple)) and hasattr(x, "__iter__")
+    """An iterable of chunks (list, generator, ...), as opposed to an array-like or a path."""
+    return (hasattr(x, "__iter__") and not hasattr(x, "__array__") and not hasattr(x, "shape")
+            and not isinstance(x, (str, bytes, os.PathLike, _ArraySource, _StreamSource)))
 
 
 # ----------------------------------------------------------------------------- progress
@@ -711,9 +713,9 @@ def score(losses, y_true, y_pred=None, *, sample_weight=None, chunk_size=None, p
         ``"huber:delta=2"``, Loss objects, or ``(loss, {"delta": 2})`` pairs.
     y_true, y_pred : array_like, np.memmap, path, or None
         Arrays (any shape; chunks are taken along axis 0), ``.npy`` paths (memory-mapped),
-        ``"file.npz:name"`` members. Alternatively ``y_true`` is an iterable of
-        ``(y_true, y_pred)`` or ``(y_true, y_pred, sample_weight)`` chunks and ``y_pred``
-        is None.
+        ``"file.npz:name"`` members. Alternatively ``y_true`` is an iterable (a list, a
+        generator) of ``(y_true, y_pred)`` or ``(y_true, y_pred, sample_weight)`` chunks and
+        ``y_pred`` is None.
     sample_weight : array_like or path, optional
         Weights, with the same rows as y_pred (per element or per row, as the losses expect).
     chunk_size : int, optional
@@ -742,13 +744,17 @@ def score(losses, y_true, y_pred=None, *, sample_weight=None, chunk_size=None, p
     (3.0, 4.0)
     """
     specs = resolve_losses(losses, params)
-    if _is_chunk_iterable(y_true):
-        if y_pred is not None or sample_weight is not None:
-            raise TypeError("with an iterable of chunks as y_true, y_pred and sample_weight "
-                            "must be None (each chunk is (y_true, y_pred[, sample_weight]))")
-        return _score_chunks(specs, y_true, progress)
     if y_pred is None:
-        raise TypeError("y_pred is required (unless y_true is an iterable of chunks)")
+        if not _is_chunk_iterable(y_true):
+            raise TypeError("y_pred is required (unless y_true is an iterable of "
+                            "(y_true, y_pred[, sample_weight]) chunks)")
+        if sample_weight is not None:
+            raise TypeError("with an iterable of chunks, give the weights in the chunks "
+                            "((y_true, y_pred, sample_weight)), not as sample_weight")
+        return _score_chunks(specs, y_true, progress)
+    if isinstance(y_true, Iterator):
+        raise TypeError("y_true is an iterator: pass an iterable of chunks alone (y_pred=None) "
+                        "or arrays for both y_true and y_pred")
     sources = []
     try:
         sources.append(_source(y_true, "y_true"))
@@ -806,6 +812,8 @@ def _score_chunks(specs, chunks, progress):
                                  f"tuple, got {type(chunk).__name__}"
                                  + (f" of length {len(chunk)}" if isinstance(chunk, (tuple, list))
                                     else ""))
+            if len(chunk) == 3 and chunk[2] is None:
+                chunk = chunk[:2]
             if width is None:
                 width = len(chunk)
             elif len(chunk) != width:

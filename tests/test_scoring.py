@@ -226,6 +226,8 @@ def test_iterable_of_chunks():
     unweighted = ((y[i:i + step], p[i:i + step]) for i in range(0, len(y), step))
     assert fl.score("mse", unweighted)["mse"].mean == \
         fl.score("mse", y, p, chunk_size=step)["mse"].mean
+    as_list = [(y[:5000], p[:5000], None), (y[5000:], p[5000:])]   # a list; None: no weights
+    assert fl.score("mse", as_list) == fl.score("mse", y, p, chunk_size=5000)
 
 
 def test_copy_on_write_memmaps_keep_their_changes(tmp_path):
@@ -313,8 +315,12 @@ def test_bad_chunks():
         fl.score("mse", iter([np.zeros(3)]))
     with pytest.raises(ValueError, match="chunk 1: sample_weight must be non-negative"):
         fl.score("mse", iter([good + (np.ones(10),), good + (-np.ones(10),)]))
-    with pytest.raises(TypeError, match="must be None"):
+    with pytest.raises(TypeError, match="y_true is an iterator"):
         fl.score("mse", iter([good]), np.zeros(10))
+    with pytest.raises(TypeError, match="give the weights in the chunks"):
+        fl.score("mse", [good], sample_weight=np.ones(10))
+    with pytest.raises(TypeError, match="y_pred is required"):
+        fl.score("mse", np.zeros(10))
 
 
 def test_bad_losses_and_parameters():
