@@ -369,6 +369,7 @@ try:
     _madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
     _madvise.restype = ctypes.c_int
     _MADV_DONTNEED = getattr(mmap, "MADV_DONTNEED", 4)
+    _MADV_WILLNEED = getattr(mmap, "MADV_WILLNEED", 3)
 except (OSError, AttributeError, TypeError):   # no libc madvise (Windows): pages stay mapped
     _madvise = None
 
@@ -389,13 +390,22 @@ def _file_mapping(arr):
     return None
 
 
-def _release_pages(chunk):
-    """Drop the resident pages of a chunk of a memory-mapped file (keeps RSS bounded)."""
+def _advise(chunk, advice):
     if _madvise is None or chunk.nbytes == 0 or not chunk.flags.c_contiguous:
         return
     start = chunk.ctypes.data // _PAGE * _PAGE
     stop = -(-(chunk.ctypes.data + chunk.nbytes) // _PAGE) * _PAGE
-    _madvise(start, stop - start, _MADV_DONTNEED)
+    _madvise(start, stop - start, advice)
+
+
+def _release_pages(chunk):
+    """Drop the resident pages of a chunk of a memory-mapped file (keeps RSS bounded)."""
+    _advise(chunk, _MADV_DONTNEED)
+
+
+def _prefetch_pages(chunk):
+    """Ask for a chunk's pages to be read ahead, so disk reads overlap the current chunk."""
+    _advise(chunk, _MADV_WILLNEED)
 
 
 class _ArraySource:
@@ -419,6 +429,10 @@ class _ArraySource:
     def done(self, chunk):
         if self.release:
             _release_pages(chunk)
+
+    def prefetch(self, start, stop):
+        if self.release:
+            _prefetch_pages(self.arr[start:stop])
 
     def close(self):
         pass
@@ -445,6 +459,9 @@ class _StreamSource:
         return np.frombuffer(data, dtype=self.dtype).reshape((count,) + tuple(self.shape[1:]))
 
     def done(self, chunk):
+        pass
+
+    def prefetch(self, start, stop):
         pass
 
     def close(self):
@@ -619,7 +636,7 @@ class _PlainProgress:
         self.total, self.stream = total, stream or sys.stderr
         self.delay = PROGRESS_DELAY if delay is None else delay
         self.start = self.last = time.perf_counter()
-        self.done = 0
+        self.done = self.drawn = 0
         self.shown = False
 
     def update(self, rows):
@@ -642,11 +659,12 @@ class _PlainProgress:
             text = f"\rscoring {self.done:,} rows {_si(rate)} rows/s {_duration(elapsed)}"
         self.stream.write(text)
         self.stream.flush()
-        self.shown = True
+        self.shown, self.drawn = True, self.done
 
     def close(self):
         if self.shown:
-            self._draw(time.perf_counter())
+            if self.drawn != self.done:
+                self._draw(time.perf_counter())
             self.stream.write("\n")
             self.stream.flush()
 
@@ -786,6 +804,8 @@ def _score_sources(specs, sources, chunk_size, progress):
             stop = min(start + step, n)
             y, p = y_src.read(start, stop), p_src.read(start, stop)
             w = w_src.read(start, stop) if w_src is not None else None
+            for src in sources:
+                src.prefetch(stop, min(stop + step, n))
             for spec, s in zip(specs, result.values()):
                 s.add(*spec.partial_sums(y, p, w))
             for src, chunk in ((y_src, y), (p_src, p), (w_src, w)):
