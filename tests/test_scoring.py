@@ -15,7 +15,7 @@ import pytest
 
 import fastloss as fl
 from fastloss import reference, scoring
-from fastloss.scoring import ExactSum, ScoreResult
+from fastloss.scoring import ExactSum
 
 REGRESSION = ["mse", "mae", "huber", "quantile", "log_cosh"]
 ROOT = Path(__file__).resolve().parents[1]
