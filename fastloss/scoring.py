@@ -426,13 +426,23 @@ class _ArraySource:
     def read(self, start, stop):
         return self.arr[start:stop]
 
+    def _pieces(self, chunk):
+        """The contiguous pieces of a row chunk: itself, or its columns for a Fortran 2-D array."""
+        if chunk.flags.c_contiguous:
+            return (chunk,)
+        if chunk.ndim == 2 and self.arr.flags.f_contiguous:
+            return tuple(chunk[:, j] for j in range(chunk.shape[1]))
+        return ()
+
     def done(self, chunk):
         if self.release:
-            _release_pages(chunk)
+            for piece in self._pieces(chunk):
+                _release_pages(piece)
 
     def prefetch(self, start, stop):
         if self.release:
-            _prefetch_pages(self.arr[start:stop])
+            for piece in self._pieces(self.arr[start:stop]):
+                _prefetch_pages(piece)
 
     def close(self):
         pass

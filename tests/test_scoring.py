@@ -433,3 +433,49 @@ def _check_peak_memory(tmp_path):
 def test_scalars_are_one_element():
     r = fl.score(["mse", "mae"], 1.0, 3.0)
     assert r["mse"].mean == 4.0 and r["mae"].sum == 2.0 and r["mse"].count == 1
+
+
+class _RowwiseSquares(fl.Loss):
+    """A row-wise (N, K) loss written in NumPy: l_i = sum_k (p_ik - y_i)^2, one weight per row.
+
+    Not registered (the registry drives other tests); it stands in for the Cython row-wise
+    losses to show the scorer chunks rows whatever the inputs' shapes.
+    """
+
+    name = "test_rowwise_squares"
+    family = "test"
+
+    def _partial_sums(self, y_true, y_pred, sample_weight, params):
+        y, p = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
+        assert y.ndim == 1 and p.shape == (len(y), 3)
+        per_row = ((p - y[:, None]) ** 2).sum(axis=1)
+        w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight)
+        return math.fsum(w * per_row), math.fsum(w), len(y)
+
+
+def test_rowwise_inputs_are_chunked_by_rows():
+    rng = np.random.default_rng(9)
+    y = rng.integers(0, 3, 10_001)
+    p = rng.standard_normal((10_001, 3))
+    w = rng.random(10_001)
+    loss = _RowwiseSquares()
+    result = fl.score(loss, y, p, sample_weight=w, chunk_size=999)
+    s = result["test_rowwise_squares"]
+    assert s.count == 10_001
+    assert rel_close(s.mean, float(np.sum(w * ((p - y[:, None]) ** 2).sum(1)) / np.sum(w)))
+    assert rel_close(s.weight_total, float(np.sum(w)))
+
+
+def test_fortran_ordered_memmaps_are_released_by_columns(tmp_path, monkeypatch):
+    y, p, _ = data(50_000, shape_tail=(4,))
+    np.save(tmp_path / "p.npy", np.asfortranarray(p))
+    mm = np.load(tmp_path / "p.npy", mmap_mode="r")
+    assert mm.flags.f_contiguous and not mm.flags.c_contiguous
+    released = []
+    source = scoring._ArraySource(mm, "y_pred")
+    with monkeypatch.context() as patch:
+        patch.setattr(scoring, "_release_pages", released.append)
+        source.done(source.read(0, 1000))
+    assert len(released) == 4 and all(piece.flags.c_contiguous for piece in released)
+    assert rel_close(fl.score("mse", y, tmp_path / "p.npy", chunk_size=3000)["mse"].mean,
+                     fl.mse(y, p))
