@@ -18,9 +18,11 @@ from fastloss._threads import get_num_threads, set_num_threads, threads
 from fastloss._config import show_config, config
 from fastloss.losses.regression import mse, mae, huber, quantile, log_cosh
 from fastloss import reference
+from fastloss.scoring import score, ScoreResult
 
 __all__ = [
     "Loss", "ElementwiseLoss", "Param", "get", "available",
     "get_num_threads", "set_num_threads", "threads", "show_config", "config", "reference",
     "mse", "mae", "huber", "quantile", "log_cosh",
+    "score", "ScoreResult",
 ]

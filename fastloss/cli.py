@@ -1,4 +1,4 @@
-"""The `fastloss` command line: info, list, bench."""
+"""The `fastloss` command line: info, list, bench, score."""
 
 import argparse
 import json
@@ -32,6 +32,11 @@ def _cmd_bench(args):
     return benchmark.main(args)
 
 
+def _cmd_score(args):
+    from fastloss import _score_cli
+    return _score_cli.main(args)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="fastloss", description="Fast loss functions.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -45,6 +50,10 @@ def build_parser():
     from fastloss import benchmark
     benchmark.add_arguments(p)
     p.set_defaults(func=_cmd_bench)
+    p = sub.add_parser("score", help="score prediction files with several losses in one pass")
+    from fastloss import _score_cli
+    _score_cli.add_arguments(p)
+    p.set_defaults(func=_cmd_score)
     return parser
 
 
