@@ -277,6 +277,10 @@ def _check_margin(value):
     return V.check_real("margin", value)
 
 
+def _hinge_args(self, a, p):
+    return {"margin": p["margin"]}
+
+
 multiclass_hinge = make_loss(MulticlassLoss, "multiclass_hinge", r"""Multiclass hinge loss (Weston-Watkins, the multiclass SVM).
 
     .. math:: l(y, s) = \sum_{j \ne y} \max(0, \mathrm{margin} - s_y + s_j)
@@ -300,10 +304,10 @@ multiclass_hinge = make_loss(MulticlassLoss, "multiclass_hinge", r"""Multiclass 
     Examples
     --------
     >>> import fastloss as fl
-    >>> fl.multiclass_hinge([0], [[3.2, 5.1, -1.7]])   # max(0, 2.9) + max(0, -3.9)
+    >>> round(fl.multiclass_hinge([0], [[3.2, 5.1, -1.7]]), 6)   # max(0, 2.9) + max(0, -3.9)
     2.9
 """, run, params=[Param("margin", 1.0, _check_margin)], family="multiclass",
-    kind=KINDS["multiclass_hinge"])
+    kind=KINDS["multiclass_hinge"], _kernel_args=_hinge_args)
 
 
 # ---------------------------------------------------------------------------- softmax focal
