@@ -90,7 +90,7 @@ def check_sample_weight(w):
 
 def _layout(arrays, out=None):
     """'C' or 'F': the order every array is flattened in (out, when given, decides)."""
-    if out is not None and not out.flags.c_contiguous and out.flags.f_contiguous:
+    if isinstance(out, np.ndarray) and not out.flags.c_contiguous and out.flags.f_contiguous:
         return "F"
     if out is None and all(a.flags.f_contiguous and not a.flags.c_contiguous for a in arrays):
         return "F"

@@ -1,0 +1,250 @@
+"""The API around the kernels: inputs, layouts, outputs, errors, registry, threads, config."""
+
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import fastloss as fl
+
+
+def pair(n=1000, dtype=np.float64, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal(n).astype(dtype), rng.standard_normal(n).astype(dtype)
+
+
+# ------------------------------------------------------------------------------ inputs
+
+def test_lists_and_integer_targets():
+    assert fl.mse([1, 2, 3], [1.5, 2.0, 2.0]) == pytest.approx((0.25 + 0 + 1) / 3, abs=1e-16)
+    y = np.array([1, 2, 3], dtype=np.int8)
+    g = fl.mse.grad(y, np.array([1.5, 2.0, 2.0], dtype=np.float32))
+    assert g.dtype == np.float32
+    np.testing.assert_allclose(g, [1 / 3, 0.0, -2 / 3], rtol=1e-7)
+    assert fl.mse.grad([1, 2], [1, 3]).dtype == np.float64   # integer predictions -> float64
+
+
+def test_any_shape_and_scalars():
+    y, p = pair(24)
+    assert fl.mse(y.reshape(2, 3, 4), p.reshape(2, 3, 4)) == pytest.approx(fl.mse(y, p), rel=1e-15)
+    assert fl.mse.grad(y.reshape(4, 6), p.reshape(4, 6)).shape == (4, 6)
+    assert fl.mse(np.float64(2.0), np.float64(3.0)) == 1.0
+
+
+def test_layouts_give_the_same_results():
+    y, p = pair(60_000)
+    y2, p2 = y.reshape(300, 200), p.reshape(300, 200)
+    want = fl.huber(y2, p2)
+    want_g = fl.huber.grad(y2, p2)
+    cases = {
+        "fortran": (np.asfortranarray(y2), np.asfortranarray(p2)),
+        "mixed": (np.asfortranarray(y2), p2),
+        "transposed": (y2.T, p2.T),
+        "strided": (y.reshape(600, 100)[::2], p.reshape(600, 100)[::2]),
+    }
+    for label, (a, b) in cases.items():
+        assert fl.huber(a, b) == pytest.approx(fl.reference.value("huber", a, b), rel=1e-12), label
+        g = fl.huber.grad(a, b)
+        assert g.shape == b.shape
+        np.testing.assert_allclose(g, fl.reference.grad("huber", a, b), rtol=1e-12, err_msg=label)
+    assert fl.huber(y2.T, p2.T) == pytest.approx(want, rel=1e-12)
+    np.testing.assert_allclose(fl.huber.grad(y2.T, p2.T), want_g.T, rtol=1e-14)
+
+
+def test_readonly_memmap_and_big_endian(tmp_path):
+    y, p = pair(10_000)
+    y.flags.writeable = False
+    p.flags.writeable = False
+    want = fl.mse(y, p)
+    assert fl.mse(y, p) == want and fl.mse.grad(y, p).flags.writeable
+    np.save(tmp_path / "y.npy", y)
+    np.save(tmp_path / "p.npy", p)
+    ym = np.load(tmp_path / "y.npy", mmap_mode="r")
+    pm = np.load(tmp_path / "p.npy", mmap_mode="r")
+    assert fl.mse(ym, pm) == want
+    assert fl.mse(y.astype(">f8"), p.astype(">f8")) == want
+
+
+def test_contiguous_inputs_are_not_copied():
+    from fastloss._validation import Elementwise
+    y, p = pair(1000)
+    a = Elementwise(y, p, None)
+    assert np.shares_memory(a.y, y) and np.shares_memory(a.p, p)
+    f = np.asfortranarray(np.stack([y, p], axis=1))
+    a = Elementwise(f, f.copy(order="F"), None)
+    assert np.shares_memory(a.y, f)
+
+
+def test_out_is_honoured():
+    y, p = pair(5000)
+    buf = np.empty_like(p)
+    g = fl.mse.grad(y, p, out=buf)
+    assert g is buf
+    np.testing.assert_array_equal(buf, fl.mse.grad(y, p))
+    value, g = fl.mse.value_and_grad(y, p, out=buf)
+    assert g is buf and value == fl.mse(y, p)
+    gbuf, hbuf = np.empty_like(p), np.empty_like(p)
+    g, h = fl.mse.grad_hess(y, p, out=(gbuf, hbuf))
+    assert np.shares_memory(g, gbuf) and np.shares_memory(h, hbuf)
+
+
+@pytest.mark.parametrize("bad, match", [
+    (np.empty(999), "shape"),
+    (np.empty(1000, dtype=np.float32), "dtype"),
+    (np.empty(2000)[::2], "contiguous"),
+    ([0.0] * 1000, "ndarray"),
+])
+def test_bad_out_is_rejected(bad, match):
+    y, p = pair(1000)
+    with pytest.raises((ValueError, TypeError), match=match):
+        fl.mse.grad(y, p, out=bad)
+
+
+def test_out_overlapping_an_input_is_rejected():
+    y, p = pair(1000)
+    with pytest.raises(ValueError, match="overlap"):
+        fl.mse.grad(y, p, out=p)
+    ro = np.empty(1000)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        fl.mse.grad(y, p, out=ro)
+
+
+# ------------------------------------------------------------------------------ errors
+
+def test_shape_mismatch_names_both_shapes():
+    with pytest.raises(ValueError, match=r"\(5, 1\).*\(5,\)"):
+        fl.mse(np.zeros((5, 1)), np.zeros(5))
+    with pytest.raises(ValueError, match="sample_weight"):
+        fl.mse(np.zeros(5), np.zeros(5), sample_weight=np.ones(4))
+
+
+@pytest.mark.parametrize("bad", [["a", "b"], np.array([1 + 2j, 3j]), np.array([object(), 1]),
+                                 np.array(["2020-01-01", "2020-01-02"], dtype="datetime64[D]")])
+def test_non_numeric_inputs_raise_type_error(bad):
+    with pytest.raises(TypeError, match="y_pred"):
+        fl.mse([0.0, 1.0], bad)
+    with pytest.raises(TypeError, match="y_true"):
+        fl.mse(bad, [0.0, 1.0])
+
+
+def test_ragged_list_raises_type_error():
+    with pytest.raises(TypeError, match="y_true"):
+        fl.mse([[1.0, 2.0], [3.0]], [1.0, 2.0])
+
+
+@pytest.mark.parametrize("w, match", [([1.0, -1.0], "non-negative"), ([1.0, np.nan], "finite"),
+                                      ([1.0, np.inf], "finite"), (["a", "b"], "sample_weight")])
+def test_bad_sample_weight(w, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        fl.mse([0.0, 1.0], [1.0, 1.0], sample_weight=w)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: fl.huber([0.0], [1.0], delta=0.0), "delta"),
+    (lambda: fl.huber([0.0], [1.0], delta=-1.0), "delta"),
+    (lambda: fl.huber([0.0], [1.0], delta=np.inf), "delta"),
+    (lambda: fl.huber([0.0], [1.0], delta="1"), "delta"),
+    (lambda: fl.quantile([0.0], [1.0], alpha=0.0), "alpha"),
+    (lambda: fl.quantile([0.0], [1.0], alpha=1.0), "alpha"),
+    (lambda: fl.quantile.grad([0.0], [1.0], alpha=1.5), "alpha"),
+    (lambda: fl.mse([0.0], [1.0], reduction="avg"), "reduction"),
+    (lambda: fl.mse.grad([0.0], [1.0], reduction=None), "reduction"),
+    (lambda: fl.mse([0.0], [1.0], delta=1.0), "delta"),
+    (lambda: fl.mae.grad_hess([0.0], [1.0], hess_floor=-1.0), "hess_floor"),
+])
+def test_bad_parameters_name_the_argument(call, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        call()
+
+
+# ------------------------------------------------------------------------------ registry
+
+def test_registry():
+    names = fl.available()
+    for name in ("mse", "mae", "huber", "quantile", "log_cosh"):
+        assert name in names
+        loss = fl.get(name)
+        assert isinstance(loss, fl.Loss) and loss.name == name
+        assert loss.__doc__ and ".. math::" in loss.__doc__ and "Examples" in loss.__doc__
+    assert fl.get("huber").defaults == {"delta": 1.0}
+    assert fl.get("quantile").defaults == {"alpha": 0.5}
+    assert fl.get(fl.mse) is fl.mse
+    with pytest.raises(ValueError, match="unknown loss 'nope'"):
+        fl.get("nope")
+
+
+def test_every_registered_loss_has_a_reference():
+    for name in fl.available():
+        assert name in fl.reference.LOSSES or name in getattr(fl.reference, "ROW_LOSSES", {}), name
+
+
+# ------------------------------------------------------------------------------ threads
+
+def test_thread_settings():
+    default = fl.get_num_threads()
+    assert default >= 1
+    try:
+        fl.set_num_threads(3)
+        assert fl.get_num_threads() == 3
+        with fl.threads(1):
+            assert fl.get_num_threads() == 1
+        assert fl.get_num_threads() == 3
+    finally:
+        fl.set_num_threads(None)
+    assert fl.get_num_threads() == default
+    for bad in (0, -1):
+        with pytest.raises(ValueError, match="n_threads"):
+            fl.set_num_threads(bad)
+    with pytest.raises(TypeError, match="n_threads"):
+        with fl.threads(1.5):
+            pass
+
+
+def test_threads_context_is_per_python_thread():
+    seen = {}
+    inside = threading.Event()
+    release = threading.Event()
+
+    def other():
+        inside.wait()
+        seen["other"] = fl.get_num_threads()
+        release.set()
+
+    t = threading.Thread(target=other)
+    t.start()
+    default = fl.get_num_threads()
+    with fl.threads(default + 5):
+        inside.set()
+        release.wait(10)
+        seen["self"] = fl.get_num_threads()
+    t.join()
+    assert seen == {"self": default + 5, "other": default}
+
+
+def test_default_threads_follow_openmp_environment():
+    code = "import fastloss as fl; print(fl.get_num_threads())"
+    env = {"OMP_NUM_THREADS": "3", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == ("3" if fl.config()["openmp"] else "1"), out.stderr
+
+
+# ------------------------------------------------------------------------------ config
+
+def test_build_has_openmp_when_the_compiler_has_it():
+    from fastloss import _build_info
+    assert fl.config()["openmp"] == bool(_build_info.OPENMP_FLAGS)
+
+
+def test_show_config_and_info_command(capsys):
+    fl.show_config()
+    text = capsys.readouterr().out
+    for key in ("fastloss 0.1.0", "OpenMP:", "default threads:", "compile flags:", "-O3",
+                "cpu SIMD level:"):
+        assert key in text
+    out = subprocess.run([sys.executable, "-m", "fastloss", "info"], capture_output=True, text=True)
+    assert out.returncode == 0 and "OpenMP:" in out.stdout
+    out = subprocess.run([sys.executable, "-m", "fastloss", "list"], capture_output=True, text=True)
+    assert out.returncode == 0 and "huber" in out.stdout and "delta=1.0" in out.stdout
