@@ -548,3 +548,13 @@ def test_bitwise_identical_for_any_thread_count(case):
     for other in results[1:]:
         for a, b in zip(results[0], other):
             np.testing.assert_array_equal(a, b)
+
+
+def test_docstring_examples():
+    import doctest
+    for name in NAMES:
+        test = doctest.DocTestParser().get_doctest(fl.get(name).__doc__, {}, name, None, 0)
+        runner = doctest.DocTestRunner()
+        runner.run(test)
+        assert runner.summarize(verbose=False).failed == 0, name
+        assert test.examples, name

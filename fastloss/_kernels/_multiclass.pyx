@@ -149,6 +149,15 @@ cdef inline double _row_cross_entropy(const rows_t* R, const floating* z, Py_ssi
     if g == NULL and h == NULL:
         return loss
     inv_s = 1.0 / (1.0 + rest)
+    if h == NULL and t == NULL and R.smoothing == 0.0 and R.class_weight == NULL:
+        # the common case, p - onehot(y), in a loop the compiler can vectorize
+        for j in range(K):
+            g[j] = <floating> (gscale * (e[j] * inv_s))
+        if label == amax:
+            g[label] = <floating> (gscale * -(rest * inv_s))
+        else:
+            g[label] = <floating> (gscale * (e[label] * inv_s - 1.0))
+        return loss
     for j in range(K):
         p = e[j] * inv_s
         a = _a_ce(R, label, t, j)

@@ -131,7 +131,12 @@ class MulticlassLoss(Loss):
         return (total if reduction == "sum" else _mean(total, weight_total)), g
 
     def _grad_hess(self, y_true, y_pred, sample_weight, hess_floor, out, params):
-        g_out, h_out = (None, None) if out is None else out
+        if out is None:
+            g_out = h_out = None
+        elif isinstance(out, tuple) and len(out) == 2:
+            g_out, h_out = out
+        else:
+            raise TypeError("out must be a (grad, hess) tuple of arrays for grad_hess")
         a, kwargs = self._prepare(y_true, y_pred, sample_weight, params)
         g = a.output(g_out, name="out[0]")
         h = a.output(h_out, name="out[1]")
@@ -332,7 +337,8 @@ softmax_focal = make_loss(MulticlassLoss, "softmax_focal", r"""Multiclass (softm
     Diagonal Hessian: alpha_y (gamma q^gamma (d_j^2 / q) (2 p_y - q r + (gamma - 1) p_y r)
     - G p_j (1 - p_j)) with r = p_y (-log p_y) / q. q is summed from the other classes'
     probabilities (exact as p_y -> 1), log p_y comes from the stable log-sum-exp, and r -> 1 as
-    q -> 0, so nothing saturates or overflows at large logits.
+    q -> 0, so nothing saturates or overflows at large logits. The focal loss is not convex:
+    negative diagonal entries are floored at ``hess_floor`` (0 by default) by ``grad_hess``.
 
     Parameters
     ----------
