@@ -26,7 +26,7 @@ class MulticlassLoss(Loss):
     The "mean" is sum_i w_i l_i / sum_i w_i over the rows, with w_i the sample weight (times
     the class weight of the row's label for ``cross_entropy``; ignored rows weigh 0).
     ``grad`` and ``grad_hess`` have the (N, K) shape and dtype of the predictions;
-    ``grad_hess`` gives the diagonal of each row's Hessian.
+    ``grad_hess`` gives the diagonal of each row's Hessian. ``partial_sums`` counts rows.
     """
 
     kind = None              # the kernel's loss code
@@ -208,7 +208,7 @@ cross_entropy = make_loss(MulticlassLoss, "cross_entropy", r"""Softmax cross-ent
     log1p(sum of the other classes' exp(z_k - max)), so any finite logits work (1e4 included)
     and p -> 1 keeps full precision. A -inf logit on a class without target mass has
     probability 0 and adds nothing; -inf on the target gives inf. +inf logits share the
-    probability mass equally (the limit); NaN propagates.
+    probability mass equally (the limit); a row of only -inf logits, and NaN, give NaN.
 
     Parameters
     ----------
