@@ -559,3 +559,13 @@ def test_docstring_examples():
         runner.run(test)
         assert runner.summarize(verbose=False).failed == 0, name
         assert test.examples, name
+
+
+def test_single_class():
+    """K = 1: the only class is certain; no loss, zero gradient (no out-of-bounds reads)."""
+    z = np.array([[0.3], [-2.0], [5.0]])
+    for name in ("cross_entropy", "multiclass_hinge", "softmax_focal"):
+        loss = fl.get(name)
+        assert loss([0, 0, 0], z) == 0.0
+        np.testing.assert_array_equal(loss.grad([0, 0, 0], z), 0.0)
+        np.testing.assert_array_equal(loss.grad_hess([0, 0, 0], z)[1], 0.0)
