@@ -384,11 +384,16 @@ cdef void _block(const rows_t* R, const floating* z, floating* out, floating* g,
     weight_sum[0] = wacc
 
 
+cdef inline Py_ssize_t _rows_per_block(Py_ssize_t K) noexcept nogil:
+    """Rows per reduction block: about BLOCK elements, fixed by K alone (not by the threads)."""
+    return BLOCK // K if BLOCK // K > 0 else 1
+
+
 cdef (double, double) _drive(const rows_t* R, const floating* z, floating* out, floating* g,
                              floating* h, double* scratch, double* sums,
                              int n_threads) noexcept nogil:
     cdef Py_ssize_t K = R.n_classes, N = R.n_rows
-    cdef Py_ssize_t rows = BLOCK // K if BLOCK // K > 0 else 1
+    cdef Py_ssize_t rows = _rows_per_block(K)
     cdef Py_ssize_t nb = (N + rows - 1) // rows, b, start
     for b in prange(nb, schedule="static", num_threads=n_threads, use_threads_if=n_threads > 1):
         start = b * rows
@@ -413,7 +418,6 @@ def run(int kind, const floating[:, ::1] z, const Py_ssize_t[::1] labels,
     """
     cdef rows_t R
     cdef Py_ssize_t N = z.shape[0], K = z.shape[1], nb
-    cdef Py_ssize_t rows = BLOCK // K if K > 0 and BLOCK // K > 0 else 1
     cdef double* scratch
     cdef double* sums
     cdef double total, weight_total
@@ -439,7 +443,7 @@ def run(int kind, const floating[:, ::1] z, const Py_ssize_t[::1] labels,
     cdef floating* op = &out[0] if out.shape[0] > 0 else NULL
     cdef floating* gp = &g[0, 0] if g.shape[0] > 0 else NULL
     cdef floating* hp = &h[0, 0] if h.shape[0] > 0 else NULL
-    nb = (N + rows - 1) // rows
+    nb = (N + _rows_per_block(K) - 1) // _rows_per_block(K)
     if n_threads < 1:
         n_threads = 1
     scratch = <double*> malloc(n_threads * K * sizeof(double))
