@@ -35,6 +35,7 @@ KERNELS = HERE / "fastloss" / "_kernels"
 EXTENSIONS = [
     ("fastloss._kernels._parallel", "_parallel.pyx", None),
     ("fastloss._kernels._regression", "_elementwise.pyx.tp", {"family": "regression"}),
+    ("fastloss._kernels._multiclass", "_multiclass.pyx", None),
 ]
 
 

@@ -17,6 +17,8 @@ from fastloss._loss import Loss, ElementwiseLoss, Param, get, available
 from fastloss._threads import get_num_threads, set_num_threads, threads
 from fastloss._config import show_config, config
 from fastloss.losses.regression import mse, mae, huber, quantile, log_cosh
+from fastloss.losses.multiclass import (MulticlassLoss, cross_entropy, categorical_cross_entropy,
+                                        multiclass_hinge, softmax_focal, kl_divergence)
 from fastloss import reference
 from fastloss.scoring import score, ScoreResult
 
@@ -24,5 +26,7 @@ __all__ = [
     "Loss", "ElementwiseLoss", "Param", "get", "available",
     "get_num_threads", "set_num_threads", "threads", "show_config", "config", "reference",
     "mse", "mae", "huber", "quantile", "log_cosh",
+    "MulticlassLoss", "cross_entropy", "categorical_cross_entropy", "multiclass_hinge",
+    "softmax_focal", "kl_divergence",
     "score", "ScoreResult",
 ]

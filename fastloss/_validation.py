@@ -183,3 +183,174 @@ def check_real(name, value, *, low=None, high=None, low_open=False, high_open=Fa
     if high is not None and (value > high or (high_open and value == high)):
         raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value}")
     return value
+
+
+# ----------------------------------------------------------------------------- row-wise (N, K)
+
+def _first_bad_label(labels, bad):
+    """ValueError naming the first label (and its row) for which `bad` holds."""
+    row = int(np.flatnonzero(bad)[0])
+    return row, labels[row].item()
+
+
+def check_labels(labels, n_classes, ignore_index=None, name="y_true"):
+    """Integer labels of shape (N,) in [0, K) (or equal to ignore_index), as np.intp.
+
+    Checked with full reductions first; the row of the first bad label is only searched for
+    when there is one. Negative labels are allowed only when equal to ignore_index.
+    """
+    if labels.size:
+        low, high = labels.min().item(), labels.max().item()
+        if low < 0 or high >= n_classes:
+            bad = (labels < 0) | (labels >= n_classes)
+            if ignore_index is not None:
+                bad &= labels != ignore_index
+            if bad.any():
+                row, value = _first_bad_label(labels, bad)
+                allowed = f"[0, {n_classes})"
+                if ignore_index is not None:
+                    allowed += f" or ignore_index={ignore_index}"
+                raise ValueError(f"{name} has label {value} at row {row}, outside {allowed} "
+                                 f"(K = {n_classes} classes)")
+    return _convert(labels, np.dtype(np.intp))
+
+
+def check_probabilities(arr, name):
+    """Values in [0, 1] (NaN passes, to propagate); full reductions, no temporaries."""
+    if arr.size:
+        low, high = arr.min(), arr.max()
+        if low < 0 or high > 1:
+            raise ValueError(f"{name} must hold probabilities in [0, 1] "
+                             f"(found values in [{low}, {high}])")
+
+
+def check_class_weight(value, name="class_weight"):
+    """None, or a 1-D array of finite non-negative weights (float64); the length is checked
+    against K by the row-wise validation."""
+    if value is None:
+        return None
+    arr = _as_array(value, name)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D (one weight per class), got shape {arr.shape}")
+    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    if arr.size and not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite (found NaN or infinity)")
+    if arr.size and arr.min() < 0:
+        raise ValueError(f"{name} must be non-negative (found {arr.min()})")
+    arr.setflags(write=False)
+    return arr
+
+
+def check_alpha_weights(value, name="alpha"):
+    """None, a non-negative real (the same weight for every class) or per-class weights."""
+    if value is None:
+        return None
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return check_real(name, value, low=0.0)
+    return check_class_weight(value, name)
+
+
+def check_ignore_index(value):
+    """None or an integer (any value: labels equal to it are ignored)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"ignore_index must be an integer or None, got {type(value).__name__}")
+    return int(value)
+
+
+def check_eps(value):
+    """None (the default from the prediction dtype) or a real in [0, 0.5)."""
+    if value is None:
+        return None
+    return check_real("eps", value, low=0.0, high=0.5, high_open=True)
+
+
+def check_bool(name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__}")
+    return bool(value)
+
+
+class Rowwise:
+    """Validated inputs of a row-wise loss: predictions (N, K), labels (N,) or targets (N, K).
+
+    target_kind: "labels" (integer labels only), "probabilities" (an (N, K) array only) or
+    "either" (integer labels of shape (N,), or probabilities of the predictions' shape).
+    Predictions are C-contiguous float32/float64 (copied once otherwise); probability targets
+    and sample weights are float64; labels are np.intp, checked against [0, K).
+    """
+
+    __slots__ = ("p", "labels", "targets", "w", "n_rows", "n_classes", "pdtype", "size")
+
+    def __init__(self, y_true, y_pred, sample_weight, target_kind, *, ignore_index=None,
+                 y_name="y_true", p_name="y_pred", probabilities_pred=False):
+        p = prediction_array(y_pred, p_name)
+        if p.ndim != 2:
+            raise ValueError(f"{p_name} must be 2-D (N rows, K classes), got shape {p.shape}")
+        n_rows, n_classes = p.shape
+        if n_classes < 1:
+            raise ValueError(f"{p_name} must have at least one class (column), got shape {p.shape}")
+        y = _as_array(y_true, y_name)
+        self.labels = self.targets = None
+        if y.ndim == 1 and target_kind != "probabilities":
+            if y.dtype.kind not in "iu":
+                raise TypeError(f"{y_name} of shape {y.shape} must be integer class labels, "
+                                f"got dtype {y.dtype}"
+                                + ("; probabilities must have the shape of " + p_name
+                                   if target_kind == "either" else ""))
+            if y.shape[0] != n_rows:
+                raise ValueError(f"{y_name} must have one label per row of {p_name}: got "
+                                 f"{y_name} {y.shape} and {p_name} {p.shape}")
+            self.labels = check_labels(np.ascontiguousarray(y), n_classes, ignore_index, y_name)
+        elif target_kind != "labels":
+            if y.ndim == 1 and target_kind == "probabilities":
+                raise ValueError(f"{y_name} must have the shape of {p_name} {p.shape} "
+                                 f"(probabilities), got {y.shape}")
+            check_same_shape(y, p, y_name, p_name)
+            targets = np.ascontiguousarray(y, dtype=np.float64)
+            check_probabilities(targets, y_name)
+            self.targets = targets
+        else:
+            raise ValueError(f"{y_name} must be integer class labels of shape ({n_rows},), "
+                             f"got shape {y.shape}")
+        if probabilities_pred:
+            check_probabilities(p, p_name)
+        w = None
+        if sample_weight is not None:
+            w = _as_array(sample_weight, "sample_weight")
+            if w.shape != (n_rows,):
+                raise ValueError(f"sample_weight must have one weight per row, shape "
+                                 f"({n_rows},), got {w.shape}")
+            w = np.ascontiguousarray(w, dtype=np.float64)
+            check_sample_weight(w)
+        self.w = w
+        self.p = np.ascontiguousarray(p)
+        self.n_rows, self.n_classes = n_rows, n_classes
+        self.pdtype = p.dtype
+        self.size = p.size
+
+    def check_class_weights(self, weights, name="class_weight"):
+        """Per-class weights of length K (a scalar becomes K copies), or None."""
+        if weights is None:
+            return None
+        if np.ndim(weights) == 0:
+            return np.full(self.n_classes, float(weights))
+        if weights.shape != (self.n_classes,):
+            raise ValueError(f"{name} must have one weight per class, length {self.n_classes}, "
+                             f"got length {weights.shape[0]}")
+        return weights
+
+    def output_rows(self, out=None, name="out"):
+        """An (N,) array in the prediction dtype (per-row values)."""
+        return new_output((self.n_rows,), self.pdtype, "C", out, self._inputs(), name)[0]
+
+    def output(self, out=None, name="out"):
+        """A C-contiguous (N, K) array in the prediction dtype (the gradient's shape)."""
+        result = new_output(self.p.shape, self.pdtype, "C", out, self._inputs(), name)[0]
+        if not result.flags.c_contiguous:
+            raise ValueError(f"{name} must be C-contiguous (row-major, like the predictions)")
+        return result
+
+    def _inputs(self):
+        return (self.p, self.labels, self.targets, self.w)

@@ -77,6 +77,238 @@ def log_cosh_hess(y, p):
     return 1.0 / np.cosh(p - y) ** 2
 
 
+# ------------------------------------------------------------------------------- multiclass
+# Row-wise losses over (N, K) predictions: per-row loss (N,), gradient and diagonal Hessian
+# (N, K), and the row weights that make the "mean" denominator (PyTorch's class-weighted mean
+# for cross_entropy). Targets are integer labels (N,) or probabilities (N, K). Plain textbook
+# NumPy: no special handling of infinities (the tests use mpmath for those).
+
+
+def _is_labels(target):
+    return np.asarray(target).ndim == 1
+
+
+def _log_softmax(z):
+    m = np.max(z, axis=1, keepdims=True)
+    return z - m - np.log(np.sum(np.exp(z - m), axis=1, keepdims=True))
+
+
+def _xlogy_rows(a, b):
+    """Row sums of a * b with 0 * anything = 0 (a class without target mass adds nothing)."""
+    return np.sum(np.where(a == 0, 0.0, a * b), axis=1)
+
+
+def _ce_target_weights(target, z, class_weight=None, label_smoothing=0.0, ignore_index=None):
+    """(a, d): a_k = c_k t_k of every row (t smoothed), d the row weights of the mean."""
+    n, k = z.shape
+    c = np.ones(k) if class_weight is None else np.asarray(class_weight, dtype=np.float64)
+    if _is_labels(target):
+        labels = np.asarray(target)
+        ignored = (labels == ignore_index) if ignore_index is not None else np.zeros(n, bool)
+        safe = np.where(ignored, 0, labels)
+        t = np.eye(k)[safe]
+        d = np.where(ignored, 0.0, c[safe])
+    else:
+        t = np.asarray(target, dtype=np.float64)
+        ignored = np.zeros(n, bool)
+        d = np.ones(n)
+    a = c * ((1.0 - label_smoothing) * t + label_smoothing / k)
+    a[ignored] = 0.0
+    return a, d
+
+
+def cross_entropy(target, z, **params):
+    a, _ = _ce_target_weights(target, z, **params)
+    return _xlogy_rows(a, -_log_softmax(z))
+
+
+def cross_entropy_grad(target, z, **params):
+    a, _ = _ce_target_weights(target, z, **params)
+    return a.sum(axis=1, keepdims=True) * np.exp(_log_softmax(z)) - a
+
+
+def cross_entropy_hess(target, z, **params):
+    a, _ = _ce_target_weights(target, z, **params)
+    p = np.exp(_log_softmax(z))
+    return a.sum(axis=1, keepdims=True) * p * (1.0 - p)
+
+
+def cross_entropy_weights(target, z, **params):
+    return _ce_target_weights(target, z, **params)[1]
+
+
+def _one_hot_or_probabilities(target, k):
+    return np.eye(k)[np.asarray(target)] if _is_labels(target) else np.asarray(target, float)
+
+
+def _default_eps(eps):
+    return np.finfo(np.float64).eps if eps is None else eps
+
+
+def categorical_cross_entropy(target, q, eps=None):
+    eps = _default_eps(eps)
+    t = _one_hot_or_probabilities(target, q.shape[1])
+    return _xlogy_rows(t, -np.log(np.clip(q, eps, 1.0 - eps)))
+
+
+def categorical_cross_entropy_grad(target, q, eps=None):
+    eps = _default_eps(eps)
+    t = _one_hot_or_probabilities(target, q.shape[1])
+    inside = (q >= eps) & (q <= 1.0 - eps)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(inside & (t != 0), -t / q, 0.0)
+
+
+def categorical_cross_entropy_hess(target, q, eps=None):
+    eps = _default_eps(eps)
+    t = _one_hot_or_probabilities(target, q.shape[1])
+    inside = (q >= eps) & (q <= 1.0 - eps)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(inside & (t != 0), t / q ** 2, 0.0)
+
+
+def _hinge_violations(labels, s, margin):
+    labels = np.asarray(labels)
+    rows = np.arange(s.shape[0])
+    v = margin - s[rows, labels][:, None] + s
+    v[rows, labels] = 0.0
+    return v, rows, labels
+
+
+def multiclass_hinge(labels, s, margin=1.0):
+    v, _, _ = _hinge_violations(labels, s, margin)
+    return np.sum(np.maximum(v, 0.0), axis=1)
+
+
+def multiclass_hinge_grad(labels, s, margin=1.0):
+    v, rows, labels = _hinge_violations(labels, s, margin)
+    g = (v > 0).astype(np.float64)
+    g[rows, labels] = -g.sum(axis=1)
+    return g
+
+
+def multiclass_hinge_hess(labels, s, margin=1.0):
+    return np.zeros(s.shape)
+
+
+def _focal_parts(labels, z, gamma, alpha):
+    labels = np.asarray(labels)
+    n, k = z.shape
+    rows = np.arange(n)
+    log_p = _log_softmax(z)
+    p_all = np.exp(log_p)
+    lp = log_p[rows, labels]
+    p = p_all[rows, labels]
+    if alpha is None:
+        a = np.ones(n)
+    else:
+        a = np.broadcast_to(np.asarray(alpha, dtype=np.float64), (k,))[labels]
+    d = -p_all
+    d[rows, labels] += 1.0
+    return a, p, lp, p_all, d
+
+
+def softmax_focal(labels, z, gamma=2.0, alpha=None):
+    a, p, lp, _, _ = _focal_parts(labels, z, gamma, alpha)
+    return -a * (1.0 - p) ** gamma * lp
+
+
+def softmax_focal_grad(labels, z, gamma=2.0, alpha=None):
+    # l = -a (1-p)^g log p; dl/dz_j = a (dl/dp) p d_j with d_j = [j = y] - p_j
+    a, p, lp, _, d = _focal_parts(labels, z, gamma, alpha)
+    q = 1.0 - p
+    dl_dp = gamma * q ** (gamma - 1) * lp - q ** gamma / p
+    return (a * dl_dp * p)[:, None] * d
+
+
+def softmax_focal_hess(labels, z, gamma=2.0, alpha=None):
+    # with G(p) = p dl/dp: d2l/dz_j2 = a (G'(p) p d_j^2 - G(p) p_j (1 - p_j))
+    a, p, lp, p_all, d = _focal_parts(labels, z, gamma, alpha)
+    q = 1.0 - p
+    big_g = gamma * p * lp * q ** (gamma - 1) - q ** gamma
+    dg = (gamma * q ** (gamma - 1) * (lp + 2.0)
+          - gamma * (gamma - 1) * p * lp * q ** (gamma - 2))
+    return a[:, None] * ((dg * p)[:, None] * d ** 2 - big_g[:, None] * p_all * (1.0 - p_all))
+
+
+def kl_divergence(p_true, q, log_input=False):
+    p_true = np.asarray(p_true, dtype=np.float64)
+    log_q = q if log_input else np.log(q)
+    with np.errstate(divide="ignore"):
+        return _xlogy_rows(p_true, np.log(p_true) - log_q)
+
+
+def kl_divergence_grad(p_true, q, log_input=False):
+    p_true = np.asarray(p_true, dtype=np.float64)
+    if log_input:
+        return -p_true
+    return np.where(p_true == 0, 0.0, -p_true / q)
+
+
+def kl_divergence_hess(p_true, q, log_input=False):
+    p_true = np.asarray(p_true, dtype=np.float64)
+    if log_input:
+        return np.zeros(q.shape)
+    return np.where(p_true == 0, 0.0, p_true / q ** 2)
+
+
+ROW_LOSSES = {}   # name -> (row loss, grad, hess, row weights or None: unit weights)
+
+
+def _register_rows(*names):
+    g = globals()
+    for name in names:
+        ROW_LOSSES[name] = (g[name], g[name + "_grad"], g[name + "_hess"],
+                            g.get(name + "_weights"))
+
+
+_register_rows("cross_entropy", "categorical_cross_entropy", "multiclass_hinge",
+               "softmax_focal", "kl_divergence")
+
+
+def _rows_prepare(target, p, sample_weight):
+    p = np.asarray(p, dtype=np.float64)
+    target = np.asarray(target)
+    if target.ndim != 1:
+        target = target.astype(np.float64)
+    s = np.ones(p.shape[0]) if sample_weight is None else np.asarray(sample_weight, np.float64)
+    return target, p, s
+
+
+def _row_weights(name, target, p, **params):
+    fn = ROW_LOSSES[name][3]
+    return np.ones(p.shape[0]) if fn is None else fn(target, p, **params)
+
+
+def row_value(name, target, p, sample_weight=None, reduction="mean", **params):
+    """The reduced row-wise loss (float64): "mean" is sum(s*l) / sum(s*d), d the row weights."""
+    target, p, s = _rows_prepare(target, p, sample_weight)
+    per = s * ROW_LOSSES[name][0](target, p, **params)
+    if reduction == "none":
+        return per
+    if reduction == "sum":
+        return float(np.sum(per))
+    denominator = np.sum(s * _row_weights(name, target, p, **params))
+    return float(np.sum(per) / denominator) if denominator != 0 else float("nan")
+
+
+def row_grad(name, target, p, sample_weight=None, reduction="mean", **params):
+    """d(reduced loss)/dp, shape (N, K), in float64."""
+    target, p, s = _rows_prepare(target, p, sample_weight)
+    g = s[:, None] * ROW_LOSSES[name][1](target, p, **params)
+    if reduction == "mean":
+        g = g / np.sum(s * _row_weights(name, target, p, **params))
+    return g
+
+
+def row_grad_hess(name, target, p, sample_weight=None, hess_floor=0.0, **params):
+    """Per-element s * dl/dp and s * max(diagonal d2l/dp2, hess_floor), shape (N, K)."""
+    target, p, s = _rows_prepare(target, p, sample_weight)
+    h = ROW_LOSSES[name][2](target, p, **params)
+    h = np.where(h < hess_floor, hess_floor, h)
+    return s[:, None] * ROW_LOSSES[name][1](target, p, **params), s[:, None] * h
+
+
 # ------------------------------------------------------------------------------- reductions
 
 LOSSES = {}   # name -> (loss, grad, hess) per-element functions
@@ -97,6 +329,8 @@ def _weights(w, shape):
 
 def value(name, y, p, sample_weight=None, reduction="mean", **params):
     """The reduced loss, in float64."""
+    if name in ROW_LOSSES:
+        return row_value(name, y, p, sample_weight, reduction, **params)
     y = np.asarray(y, dtype=np.float64)
     p = np.asarray(p, dtype=np.float64)
     per = LOSSES[name][0](y, p, **params)
@@ -117,6 +351,8 @@ def value(name, y, p, sample_weight=None, reduction="mean", **params):
 
 def grad(name, y, p, sample_weight=None, reduction="mean", **params):
     """d(reduced loss)/dp, in float64."""
+    if name in ROW_LOSSES:
+        return row_grad(name, y, p, sample_weight, reduction, **params)
     y = np.asarray(y, dtype=np.float64)
     p = np.asarray(p, dtype=np.float64)
     w = _weights(sample_weight, p.shape)
@@ -128,6 +364,8 @@ def grad(name, y, p, sample_weight=None, reduction="mean", **params):
 
 def grad_hess(name, y, p, sample_weight=None, hess_floor=0.0, **params):
     """Per-element w * dl/dp and w * max(d2l/dp2, hess_floor)."""
+    if name in ROW_LOSSES:
+        return row_grad_hess(name, y, p, sample_weight, hess_floor, **params)
     y = np.asarray(y, dtype=np.float64)
     p = np.asarray(p, dtype=np.float64)
     w = _weights(sample_weight, p.shape)

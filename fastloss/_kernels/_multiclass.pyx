@@ -1,0 +1,459 @@
+# cython: language_level=3
+"""Row-wise multiclass kernels over (N, K) logits, scores or probabilities (private).
+
+Design: the math of one row is written once per loss, as a `_row_<loss>` inline function that
+returns the row's loss and, when given output pointers, writes the row's gradient and diagonal
+Hessian. One driver (`_block`, `run`) walks the rows for every loss and every mode (reduce,
+per-row values, gradient, fused value+gradient, gradient+Hessian); the loss is picked by a
+switch on `kind` per row (a predictable branch, negligible next to a row of K exponentials).
+
+Reductions: rows are cut into fixed blocks of max(1, BLOCK // K) rows, independent of the thread
+count; each block is summed in row order and the block sums are combined with pairwise_sum, so
+results are bitwise identical for any number of threads. Everything is computed in double;
+float32 logits give float32 gradients. Kernels never validate: labels are checked against
+[0, K) by fastloss._validation before any kernel indexes with them.
+"""
+from cython.parallel cimport prange, threadid
+from libc.math cimport INFINITY, exp, log, log1p, pow
+from libc.stdlib cimport malloc, free
+
+from fastloss._kernels._common cimport BLOCK, pairwise_sum
+
+ctypedef fused floating:
+    float
+    double
+
+cdef enum:
+    CROSS_ENTROPY = 0
+    CATEGORICAL_CROSS_ENTROPY = 1
+    MULTICLASS_HINGE = 2
+    SOFTMAX_FOCAL = 3
+    KL_DIVERGENCE = 4
+
+KINDS = {"cross_entropy": CROSS_ENTROPY,
+         "categorical_cross_entropy": CATEGORICAL_CROSS_ENTROPY,
+         "multiclass_hinge": MULTICLASS_HINGE,
+         "softmax_focal": SOFTMAX_FOCAL,
+         "kl_divergence": KL_DIVERGENCE}
+
+
+ctypedef struct rows_t:
+    # inputs other than the predictions (whose dtype varies)
+    int kind
+    Py_ssize_t n_rows
+    Py_ssize_t n_classes
+    const Py_ssize_t* labels       # (N,) class indices, or NULL for probability targets
+    const double* targets          # (N, K) probabilities, or NULL for labels
+    const double* sample_weight    # (N,) or NULL (unit weights)
+    const double* class_weight     # (K,) or NULL: cross_entropy's weights, softmax_focal's alpha
+    bint has_ignore
+    Py_ssize_t ignore_index
+    double smoothing               # cross_entropy's label_smoothing
+    double margin                  # multiclass_hinge
+    double gamma                   # softmax_focal
+    double eps                     # categorical_cross_entropy's clip: [eps, 1 - eps]
+    bint log_input                 # kl_divergence
+    # outputs
+    double scale                   # gradient factor (1 / total weight for "mean")
+    double hess_floor
+    bint weights_only              # only sum the row weights (the "mean" denominator)
+
+
+# ------------------------------------------------------------------------------ softmax helpers
+
+cdef inline double _shifted(double z, double m) noexcept nogil:
+    """z - m, the logit minus the row max; with m = +inf the limit (0 for +inf, -inf otherwise)."""
+    if m == INFINITY:
+        if z != z:
+            return z
+        return 0.0 if z == INFINITY else -INFINITY
+    return z - m
+
+
+cdef inline double _exp_row(const floating* z, Py_ssize_t K, double* e,
+                            double* m_out, Py_ssize_t* amax_out) noexcept nogil:
+    """e[j] = exp(z[j] - max z); returns the sum of e over all j but the argmax.
+
+    With the max subtracted no exponential overflows; summing the others apart from the
+    argmax's exact 1 lets the caller take log1p of the sum (full precision when p -> 1).
+    """
+    cdef Py_ssize_t j, amax = 0
+    cdef double m = z[0], rest = 0.0
+    for j in range(1, K):
+        if z[j] > m:
+            m = z[j]
+            amax = j
+    if m == INFINITY:          # +inf logits share the probability mass equally (the limit)
+        for j in range(K):
+            e[j] = exp(_shifted(z[j], m))
+    else:                      # also NaN: exp(NaN) = NaN propagates
+        for j in range(K):
+            e[j] = exp(z[j] - m)
+    for j in range(amax):
+        rest += e[j]
+    for j in range(amax + 1, K):
+        rest += e[j]
+    if e[amax] != e[amax]:     # NaN max (first logit NaN)
+        rest = e[amax]
+    m_out[0] = m
+    amax_out[0] = amax
+    return rest
+
+
+cdef inline void _store(floating* g, floating* h, Py_ssize_t j, double gj, double hj,
+                        double gscale, double hweight, double hess_floor) noexcept nogil:
+    """Write one element of the gradient (times gscale) and of the Hessian (floored, weighted)."""
+    if g != NULL:
+        g[j] = <floating> (gscale * gj)
+    if h != NULL:
+        if hj < hess_floor:
+            hj = hess_floor
+        h[j] = <floating> (hweight * hj)
+
+
+# ------------------------------------------------------------------------------ cross_entropy
+# Row loss sum_k a_k (log S - (z_k - m)), with a_k = c_k ((1 - s) t_k + s / K): c the class
+# weights, s the label smoothing, t the one-hot label or the probability row. With A = sum a_k
+# the gradient is A p_j - a_j and the diagonal Hessian A p_j (1 - p_j). For labels and no
+# smoothing only the target term is evaluated (a non-target -inf logit contributes p = 0).
+
+cdef inline double _a_ce(const rows_t* R, Py_ssize_t label, const double* t,
+                         Py_ssize_t k) noexcept nogil:
+    cdef double ck = 1.0 if R.class_weight == NULL else R.class_weight[k]
+    cdef double tk
+    if t == NULL:
+        tk = 1.0 if k == label else 0.0
+    else:
+        tk = t[k]
+    return ck * ((1.0 - R.smoothing) * tk + R.smoothing / R.n_classes)
+
+
+cdef inline double _row_cross_entropy(const rows_t* R, const floating* z, Py_ssize_t label,
+                                      const double* t, double* e, floating* g, floating* h,
+                                      double gscale, double hweight) noexcept nogil:
+    cdef Py_ssize_t K = R.n_classes, j, amax
+    cdef double m, rest, log_s, inv_s, loss = 0.0, total_a = 0.0, a, p, q
+    rest = _exp_row(z, K, e, &m, &amax)
+    log_s = log1p(rest)
+    if t == NULL and R.smoothing == 0.0:
+        a = 1.0 if R.class_weight == NULL else R.class_weight[label]
+        total_a = a
+        if a != 0.0:
+            loss = a * (log_s - _shifted(z[label], m))
+    else:
+        for j in range(K):
+            a = _a_ce(R, label, t, j)
+            total_a += a
+            if a != 0.0:       # 0 * inf would be NaN: a class with no target mass adds nothing
+                loss += a * (log_s - _shifted(z[j], m))
+    if g == NULL and h == NULL:
+        return loss
+    inv_s = 1.0 / (1.0 + rest)
+    if h == NULL and t == NULL and R.smoothing == 0.0 and R.class_weight == NULL:
+        # the common case, p - onehot(y), in a loop the compiler can vectorize
+        for j in range(K):
+            g[j] = <floating> (gscale * (e[j] * inv_s))
+        if label == amax:
+            g[label] = <floating> (gscale * -(rest * inv_s))
+        else:
+            g[label] = <floating> (gscale * (e[label] * inv_s - 1.0))
+        return loss
+    for j in range(K):
+        p = e[j] * inv_s
+        a = _a_ce(R, label, t, j)
+        if j == amax:          # 1 - p = rest / S exactly: no cancellation when p -> 1
+            q = rest * inv_s
+            _store(g, h, j, (total_a - a) - total_a * q, total_a * p * q,
+                   gscale, hweight, R.hess_floor)
+        else:
+            _store(g, h, j, total_a * p - a, total_a * p * (1.0 - p),
+                   gscale, hweight, R.hess_floor)
+    return loss
+
+
+# ------------------------------------------------------------------------------ categorical CE
+# -sum_k t_k log(clip(q_k, eps, 1 - eps)). Derivative of the clipped loss: -t_k / q_k inside
+# [eps, 1 - eps], 0 where the clip is active; second derivative t_k / q_k^2 inside, 0 outside.
+
+cdef inline double _row_categorical_cross_entropy(const rows_t* R, const floating* q,
+                                                  Py_ssize_t label, const double* t,
+                                                  floating* g, floating* h, double gscale,
+                                                  double hweight) noexcept nogil:
+    cdef Py_ssize_t K = R.n_classes, j
+    cdef double lo = R.eps, hi = 1.0 - R.eps, tj, qj, qc, loss = 0.0, d1, d2
+    for j in range(K):
+        tj = (1.0 if j == label else 0.0) if t == NULL else t[j]
+        qj = q[j]
+        qc = lo if qj < lo else (hi if qj > hi else qj)     # NaN stays NaN
+        if tj != 0.0:
+            loss -= tj * log(qc)
+        elif qj != qj:
+            loss += qj
+        if qj < lo or qj > hi:
+            d1 = 0.0
+            d2 = 0.0
+        elif tj == 0.0:
+            d1 = 0.0 * qj      # 0, NaN for NaN
+            d2 = d1
+        else:
+            d1 = -tj / qj
+            d2 = tj / (qj * qj)
+        _store(g, h, j, d1, d2, gscale, hweight, R.hess_floor)
+    return loss
+
+
+# ------------------------------------------------------------------------------ multiclass hinge
+# Weston-Watkins: sum over j != y of max(0, margin - s_y + s_j). Subgradient: +1 for each
+# violating class j (margin - s_y + s_j > 0), minus their count for the target; 0 at the kink.
+# Second derivative 0 (floored by hess_floor).
+
+cdef inline double _row_multiclass_hinge(const rows_t* R, const floating* s, Py_ssize_t label,
+                                         floating* g, floating* h, double gscale,
+                                         double hweight) noexcept nogil:
+    cdef Py_ssize_t K = R.n_classes, j
+    cdef double sy = s[label], v, loss = 0.0, count = 0.0, d1
+    for j in range(K):
+        if j == label:
+            continue
+        v = R.margin - sy + s[j]
+        if v > 0.0:
+            loss += v
+            d1 = 1.0
+            count += 1.0
+        elif v != v:
+            loss += v
+            d1 = v
+            count += v
+        else:
+            d1 = 0.0
+        _store(g, h, j, d1, 0.0, gscale, hweight, R.hess_floor)
+    _store(g, h, label, -count, 0.0, gscale, hweight, R.hess_floor)
+    return loss
+
+
+# ------------------------------------------------------------------------------ softmax focal
+# l = -alpha_y (1 - p)^gamma log p, p = softmax(z)_y. With q = 1 - p (summed from the other
+# classes, exact as p -> 1) and pr = p (-log p) / q (-> 1 as q -> 0, 0 at p = 0):
+#   dl/dz_j   = alpha G (d_j),  G = -q^gamma (1 + gamma pr),  d_j = [j == y] - p_j
+#   d2l/dz_j2 = alpha (gamma q^gamma (d_j^2 / q) (2p - q pr + (gamma - 1) p pr) - G p_j (1 - p_j))
+# (d_j^2 / q is bounded by |d_j|: no overflow of q^(gamma - 2) for gamma < 2). gamma = 0 gives
+# G = -1: the cross-entropy gradient p_j - [j == y] and Hessian p_j (1 - p_j).
+
+cdef inline double _zero_row_focal(const rows_t* R, floating* g, floating* h,
+                                   double hweight) noexcept nogil:
+    """A row whose alpha is 0: no loss, zero gradient and Hessian (floored)."""
+    cdef Py_ssize_t j
+    for j in range(R.n_classes):
+        _store(g, h, j, 0.0, 0.0, 0.0, hweight, R.hess_floor)
+    return 0.0
+
+
+cdef inline double _row_softmax_focal(const rows_t* R, const floating* z, Py_ssize_t label,
+                                      double* e, floating* g, floating* h, double gscale,
+                                      double hweight) noexcept nogil:
+    cdef Py_ssize_t K = R.n_classes, j, amax
+    cdef double m, rest, inv_s, log_p, p, q, qg, pr, big_g, alpha, gamma = R.gamma
+    cdef double pj, dj, one_minus_pj, d2
+    rest = _exp_row(z, K, e, &m, &amax)
+    inv_s = 1.0 / (1.0 + rest)
+    log_p = _shifted(z[label], m) - log1p(rest)
+    p = e[label] * inv_s
+    if label == amax:
+        q = rest * inv_s
+    else:
+        q = 1.0 - p
+    alpha = 1.0 if R.class_weight == NULL else R.class_weight[label]
+    qg = pow(q, gamma)
+    if alpha == 0.0:
+        return 0.0 if g == NULL and h == NULL else _zero_row_focal(R, g, h, hweight)
+    if g == NULL and h == NULL:
+        return alpha * qg * (-log_p)
+    if q == 0.0:
+        pr = 1.0
+    elif p == 0.0:
+        pr = 0.0
+    else:
+        pr = p * (-log_p) / q
+    big_g = -qg * (1.0 + gamma * pr)
+    for j in range(K):
+        pj = e[j] * inv_s
+        if j == amax:
+            one_minus_pj = rest * inv_s
+        else:
+            one_minus_pj = 1.0 - pj
+        dj = (one_minus_pj if j == label else -pj)
+        if q == 0.0:          # p = 1: every d_j is 0 (gamma = 0 included)
+            d2 = 0.0 * dj
+        else:
+            d2 = alpha * (gamma * qg * (dj * (dj / q)) * (2.0 * p - q * pr + (gamma - 1.0) * p * pr)
+                          - big_g * pj * one_minus_pj)
+        _store(g, h, j, alpha * big_g * dj, d2, gscale, hweight, R.hess_floor)
+    return alpha * qg * (-log_p)
+
+
+
+
+# ------------------------------------------------------------------------------ kl_divergence
+# sum_k p_k (log p_k - log q_k), 0 log 0 = 0. Gradient -p_k / q_k (probabilities) or -p_k
+# (log-probabilities); second derivative p_k / q_k^2, or 0.
+
+cdef inline double _row_kl_divergence(const rows_t* R, const floating* x, const double* t,
+                                      floating* g, floating* h, double gscale,
+                                      double hweight) noexcept nogil:
+    cdef Py_ssize_t K = R.n_classes, j
+    cdef double pj, xj, log_q, loss = 0.0, d1, d2
+    for j in range(K):
+        pj = t[j]
+        xj = x[j]
+        log_q = xj if R.log_input else log(xj)
+        if pj != 0.0:
+            loss += pj * (log(pj) - log_q)
+            if R.log_input:
+                d1 = -pj
+                d2 = 0.0
+            else:
+                d1 = -pj / xj
+                d2 = pj / (xj * xj)
+        else:
+            if xj != xj:
+                loss += xj
+            d1 = 0.0 * xj if xj == xj else xj
+            d2 = d1
+        _store(g, h, j, d1, d2, gscale, hweight, R.hess_floor)
+    return loss
+
+
+# ------------------------------------------------------------------------------ the driver
+
+cdef inline double _row(const rows_t* R, const floating* z, Py_ssize_t label, const double* t,
+                        double* e, floating* g, floating* h, double gscale,
+                        double hweight) noexcept nogil:
+    if R.kind == CROSS_ENTROPY:
+        return _row_cross_entropy(R, z, label, t, e, g, h, gscale, hweight)
+    if R.kind == CATEGORICAL_CROSS_ENTROPY:
+        return _row_categorical_cross_entropy(R, z, label, t, g, h, gscale, hweight)
+    if R.kind == MULTICLASS_HINGE:
+        return _row_multiclass_hinge(R, z, label, g, h, gscale, hweight)
+    if R.kind == SOFTMAX_FOCAL:
+        return _row_softmax_focal(R, z, label, e, g, h, gscale, hweight)
+    return _row_kl_divergence(R, z, t, g, h, gscale, hweight)
+
+
+cdef void _block(const rows_t* R, const floating* z, floating* out, floating* g, floating* h,
+                 Py_ssize_t start, Py_ssize_t stop, double* e,
+                 double* loss_sum, double* weight_sum) noexcept nogil:
+    """Rows [start, stop): their weighted loss and weight sums, in row order (deterministic).
+
+    The weight of a row (the "mean" denominator) is its sample weight, times its class weight
+    for cross_entropy with labels (PyTorch's weighted mean); an ignored row weighs 0 and gets a
+    zero loss and gradient.
+    """
+    cdef Py_ssize_t K = R.n_classes, i, j
+    cdef Py_ssize_t label = -1
+    cdef const double* t = NULL
+    cdef floating* gi = NULL
+    cdef floating* hi = NULL
+    cdef double w, row_weight, loss, acc = 0.0, wacc = 0.0
+    for i in range(start, stop):
+        w = 1.0 if R.sample_weight == NULL else R.sample_weight[i]
+        if R.labels != NULL:
+            label = R.labels[i]
+        else:
+            t = R.targets + i * K
+        if g != NULL:
+            gi = g + i * K
+        if h != NULL:
+            hi = h + i * K
+        if R.has_ignore and label == R.ignore_index:
+            for j in range(K):
+                _store(gi, hi, j, 0.0, 0.0, 0.0, w, R.hess_floor)
+            if out != NULL:
+                out[i] = 0.0
+            continue
+        row_weight = w
+        if R.kind == CROSS_ENTROPY and R.labels != NULL and R.class_weight != NULL:
+            row_weight = w * R.class_weight[label]
+        wacc += row_weight
+        if R.weights_only:
+            continue
+        loss = w * _row(R, z + i * K, label, t, e, gi, hi, w * R.scale, w)
+        acc += loss
+        if out != NULL:
+            out[i] = <floating> loss
+    loss_sum[0] = acc
+    weight_sum[0] = wacc
+
+
+cdef inline Py_ssize_t _rows_per_block(Py_ssize_t K) noexcept nogil:
+    """Rows per reduction block: about BLOCK elements, fixed by K alone (not by the threads)."""
+    return BLOCK // K if BLOCK // K > 0 else 1
+
+
+cdef (double, double) _drive(const rows_t* R, const floating* z, floating* out, floating* g,
+                             floating* h, double* scratch, double* sums,
+                             int n_threads) noexcept nogil:
+    cdef Py_ssize_t K = R.n_classes, N = R.n_rows
+    cdef Py_ssize_t rows = _rows_per_block(K)
+    cdef Py_ssize_t nb = (N + rows - 1) // rows, b, start
+    for b in prange(nb, schedule="static", num_threads=n_threads, use_threads_if=n_threads > 1):
+        start = b * rows
+        _block(R, z, out, g, h, start, min(start + rows, N), scratch + threadid() * K,
+               &sums[b], &sums[nb + b])
+    return pairwise_sum(sums, nb), pairwise_sum(sums + nb, nb)
+
+
+def run(int kind, const floating[:, ::1] z, const Py_ssize_t[::1] labels,
+        const double[:, ::1] targets, const double[::1] sample_weight,
+        const double[::1] class_weight, floating[::1] out, floating[:, ::1] g,
+        floating[:, ::1] h, *, bint has_ignore=False, Py_ssize_t ignore_index=0,
+        double smoothing=0.0, double margin=1.0, double gamma=0.0, double eps=0.0,
+        bint log_input=False, double scale=1.0, double hess_floor=0.0,
+        bint weights_only=False, int n_threads=1):
+    """(sum of w * row loss, sum of row weights) over the rows of z, writing what is asked.
+
+    ``labels`` or ``targets`` (the other empty), ``sample_weight`` and ``class_weight`` may be
+    empty (absent). ``out`` (per-row w * loss), ``g`` (scale * w * d loss / dz) and ``h``
+    (w * max(d2 loss / dz2, hess_floor)) are written only when not empty. Inputs must be
+    validated: labels in [0, K) or equal to ignore_index, shapes consistent.
+    """
+    cdef rows_t R
+    cdef Py_ssize_t N = z.shape[0], K = z.shape[1], nb
+    cdef double* scratch
+    cdef double* sums
+    cdef double total, weight_total
+    if N == 0 or K == 0:
+        return 0.0, 0.0
+    R.kind = kind
+    R.n_rows = N
+    R.n_classes = K
+    R.labels = &labels[0] if labels.shape[0] > 0 else NULL
+    R.targets = &targets[0, 0] if targets.shape[0] > 0 else NULL
+    R.sample_weight = &sample_weight[0] if sample_weight.shape[0] > 0 else NULL
+    R.class_weight = &class_weight[0] if class_weight.shape[0] > 0 else NULL
+    R.has_ignore = has_ignore
+    R.ignore_index = ignore_index
+    R.smoothing = smoothing
+    R.margin = margin
+    R.gamma = gamma
+    R.eps = eps
+    R.log_input = log_input
+    R.scale = scale
+    R.hess_floor = hess_floor
+    R.weights_only = weights_only
+    cdef floating* op = &out[0] if out.shape[0] > 0 else NULL
+    cdef floating* gp = &g[0, 0] if g.shape[0] > 0 else NULL
+    cdef floating* hp = &h[0, 0] if h.shape[0] > 0 else NULL
+    nb = (N + _rows_per_block(K) - 1) // _rows_per_block(K)
+    if n_threads < 1:
+        n_threads = 1
+    scratch = <double*> malloc(n_threads * K * sizeof(double))
+    sums = <double*> malloc(2 * nb * sizeof(double))
+    if scratch == NULL or sums == NULL:
+        free(scratch)
+        free(sums)
+        raise MemoryError()
+    with nogil:
+        total, weight_total = _drive(&R, &z[0, 0], op, gp, hp, scratch, sums, n_threads)
+    free(scratch)
+    free(sums)
+    return total, weight_total
