@@ -58,6 +58,8 @@ class Loss:
     def __init__(self):
         self._param_names = tuple(p.name for p in self.params)
         self.defaults = {p.name: p.default for p in self.params}
+        self._default_values = ()
+        self._default_values = self.bind(self.defaults)
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.defaults.items())
@@ -71,6 +73,8 @@ class Loss:
 
     def bind(self, params):
         """Validated parameter values in declaration order; unknown names raise TypeError."""
+        if not params:
+            return self._default_values
         unknown = set(params) - set(self._param_names)
         if unknown:
             raise TypeError(f"{self.name}() got unexpected parameter(s) {sorted(unknown)}; "

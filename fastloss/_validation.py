@@ -137,9 +137,29 @@ def new_output(shape, dtype, order, out=None, inputs=(), name="out"):
 class Elementwise:
     """Validated inputs of an elementwise loss, flattened for the kernels."""
 
-    __slots__ = ("shape", "order", "y", "p", "w", "pdtype", "originals", "size")
+    __slots__ = ("shape", "order", "y", "p", "w", "pdtype", "size", "key")
 
     def __init__(self, y_true, y_pred, sample_weight, out=None):
+        # Fast path (the per-call cost of small inputs): C-contiguous float arrays, nothing else.
+        if (sample_weight is None and out is None and type(y_pred) is np.ndarray
+                and type(y_true) is np.ndarray):
+            pk = _CODES.get(y_pred.dtype)
+            yk = _CODES.get(y_true.dtype)
+            if (pk is not None and yk is not None and y_pred.flags.c_contiguous
+                    and y_true.flags.c_contiguous):
+                if y_true.shape != y_pred.shape:
+                    check_same_shape(y_true, y_pred, "y_true", "y_pred")
+                self.shape = y_pred.shape
+                self.size = y_pred.size
+                self.order = "C"
+                self.pdtype = y_pred.dtype
+                self.key = (yk, pk)
+                self.w = None
+                if y_pred.ndim == 1:
+                    self.y, self.p = y_true, y_pred
+                else:
+                    self.y, self.p = y_true.reshape(-1), y_pred.reshape(-1)
+                return
         p = prediction_array(y_pred)
         y, w = target_arrays(y_true, sample_weight)
         check_same_shape(y, p, "y_true", "y_pred")
@@ -151,22 +171,18 @@ class Elementwise:
         self.shape = p.shape
         self.size = p.size
         self.pdtype = p.dtype
-        self.originals = (y_true, y_pred, sample_weight)
         self.y = flatten(y, self.order)
         self.p = flatten(p, self.order)
         self.w = None if w is None else flatten(w, self.order)
+        self.key = (_CODES[self.y.dtype], _CODES[self.p.dtype])
 
     def output(self, out=None, name="out"):
         return new_output(self.shape, self.pdtype, self.order, out,
                           (self.y, self.p, self.w), name)
 
-    @property
-    def key(self):
-        """The kernel table key: (targets dtype, predictions dtype) as 'f8'/'f4'."""
-        return (_CODES[self.y.dtype.char], _CODES[self.p.dtype.char])
 
-
-_CODES = {"d": "f8", "f": "f4"}
+# The kernel table key of a native-order float dtype (big-endian dtypes compare unequal).
+_CODES = {np.dtype(np.float64): "f8", np.dtype(np.float32): "f4"}
 
 
 # ----------------------------------------------------------------------------- parameters
