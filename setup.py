@@ -10,6 +10,7 @@ Environment switches:
   FASTLOSS_BOUNDSCHECK=1      turn Cython bounds/wraparound checks back on (debugging)
   FASTLOSS_SANITIZE=1         -O1 -g -fsanitize=address,undefined (see `make sanitize`)
   FASTLOSS_NATIVE=1           add -march=native (not portable: local experiments only)
+  FASTLOSS_VARIANTS=baseline  build only the baseline kernels (faster builds while developing)
 """
 
 import os
@@ -26,16 +27,28 @@ import numpy as np
 from Cython.Build import cythonize
 from Cython import Tempita
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 HERE = Path(__file__).parent.resolve()
 KERNELS = HERE / "fastloss" / "_kernels"
 
 # One entry per compiled module: (module name, source, template variables or None).
 # Elementwise families share one loop template; the math of each family is in _math_<family>.pxd.
+# Modules named in DISPATCHED are also built as CPU variants (below), chosen at import time.
 EXTENSIONS = [
     ("fastloss._kernels._parallel", "_parallel.pyx", None),
     ("fastloss._kernels._regression", "_elementwise.pyx.tp", {"family": "regression"}),
     ("fastloss._kernels._multiclass", "_multiclass.pyx", None),
+]
+DISPATCHED = {"fastloss._kernels._regression", "fastloss._kernels._binary",
+              "fastloss._kernels._multiclass"}
+
+# Runtime dispatch (NumPy's approach): the baseline build runs on any x86-64; these variants are
+# compiled next to it and fastloss._kernels._dispatch imports the best one the CPU supports.
+# -ffp-contract=off (all builds) keeps every variant's results bitwise identical to the baseline.
+VARIANTS = [
+    ("avx2", ["-mavx2", "-mfma"]),
+    ("avx512", ["-mavx512f", "-mavx512cd", "-mavx512vl", "-mavx512dq", "-mavx512bw"]),
 ]
 
 
@@ -78,6 +91,27 @@ def _probe_openmp(flag):
         return result.returncode == 0
 
 
+def _compiler_accepts(flags):
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "probe.c"
+        src.write_text("int main(void) { return 0; }\n")
+        cmd = _compiler_command() + flags + ["-c", str(src), "-o", str(Path(tmp) / "probe.o")]
+        try:
+            return subprocess.run(cmd, capture_output=True, timeout=60).returncode == 0
+        except (OSError, subprocess.SubprocessError):
+            return False
+
+
+def _variants():
+    """The CPU variants to build: x86-64 only, those the compiler accepts."""
+    import platform
+    if os.environ.get("FASTLOSS_VARIANTS", "").strip().lower() in {"baseline", "none", "0"}:
+        return []
+    if platform.machine().lower() not in {"x86_64", "amd64"}:
+        return []
+    return [(name, flags) for name, flags in VARIANTS if _compiler_accepts(flags)]
+
+
 def _openmp_flags():
     if _env_flag("FASTLOSS_DISABLE_OPENMP"):
         return []
@@ -98,13 +132,13 @@ def _compile_flags():
                ["-fsanitize=address,undefined"]
     # No -ffast-math: NaN and infinities must propagate. These two change no result: they let
     # branches on comparisons become selects (vectorizable) and libm calls skip errno.
-    flags = ["-O3", "-fno-trapping-math", "-fno-math-errno"]
+    flags = ["-O3", "-fno-trapping-math", "-fno-math-errno", "-ffp-contract=off"]
     if _env_flag("FASTLOSS_NATIVE"):
         flags.append("-march=native")
     return flags, []
 
 
-def _write_build_info(compile_args, link_args, openmp):
+def _write_build_info(compile_args, link_args, openmp, variants):
     cc = _compiler_command()
     try:
         version = subprocess.run(cc + ["--version"], capture_output=True, text=True,
@@ -119,7 +153,22 @@ def _write_build_info(compile_args, link_args, openmp):
         LINK_ARGS = {link_args!r}
         OPENMP_FLAGS = {openmp!r}
         BOUNDSCHECK = {_env_flag("FASTLOSS_BOUNDSCHECK")!r}
+        VARIANTS = {variants!r}
     '''))
+
+
+def _source_for(name, source, variables, module):
+    """The .pyx to compile for `module` (a rendered template, or a copy for a CPU variant)."""
+    target = module.rsplit(".", 1)[1] + ".pyx"
+    if source.endswith(".tp"):
+        _render_template(source, target, variables)
+    elif target != source:
+        text = f"# Copied from fastloss/_kernels/{source} by setup.py; do not edit.\n"
+        text += (KERNELS / source).read_text()
+        out = KERNELS / target
+        if not out.exists() or out.read_text() != text:
+            out.write_text(text)
+    return target
 
 
 def extensions():
@@ -127,20 +176,22 @@ def extensions():
     compile_args, link_args = _compile_flags()
     compile_args = compile_args + openmp
     link_args = link_args + openmp
-    _write_build_info(compile_args, link_args, openmp)
+    variants = _variants()
+    _write_build_info(compile_args, link_args, openmp, {v: f for v, f in variants})
     modules = []
     for name, source, variables in EXTENSIONS:
-        if source.endswith(".tp"):
-            target = name.rsplit(".", 1)[1] + ".pyx"
-            _render_template(source, target, variables)
-            source = target
-        modules.append(Extension(
-            name, [str(Path("fastloss") / "_kernels" / source)],
-            include_dirs=[np.get_include(), str(KERNELS)],
-            define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
-            extra_compile_args=compile_args,
-            extra_link_args=link_args,
-        ))
+        builds = [(name, [])]
+        if name in DISPATCHED:
+            builds += [(f"{name}_{variant}", flags) for variant, flags in variants]
+        for module, extra in builds:
+            target = _source_for(name, source, variables, module)
+            modules.append(Extension(
+                module, [str(Path("fastloss") / "_kernels" / target)],
+                include_dirs=[np.get_include(), str(KERNELS)],
+                define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
+                extra_compile_args=compile_args + extra,
+                extra_link_args=link_args,
+            ))
     checks = _env_flag("FASTLOSS_BOUNDSCHECK")
     directives = {
         "language_level": 3,
@@ -154,4 +205,13 @@ def extensions():
                      nthreads=int(os.environ.get("FASTLOSS_BUILD_JOBS", "0")) or os.cpu_count() or 1)
 
 
-setup(ext_modules=extensions())
+class ParallelBuildExt(build_ext):
+    """Compile the extensions in parallel (one job per core) unless -j says otherwise."""
+
+    def finalize_options(self):
+        super().finalize_options()
+        if not self.parallel:
+            self.parallel = os.cpu_count() or 1
+
+
+setup(ext_modules=extensions(), cmdclass={"build_ext": ParallelBuildExt})

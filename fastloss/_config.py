@@ -33,6 +33,15 @@ def _cpu_model():
     return platform.processor() or platform.machine()
 
 
+def _variant_summary():
+    """The variant each dispatched kernel module runs ("avx2", or per module if they differ)."""
+    from fastloss._kernels._dispatch import loaded
+    chosen = set(loaded.values())
+    if len(chosen) == 1:
+        return chosen.pop()
+    return ", ".join(f"{m.lstrip('_')}: {v}" for m, v in sorted(loaded.items())) or "none loaded"
+
+
 def config():
     """The build and runtime facts as a dict (also written into benchmark reports)."""
     from fastloss import __version__
@@ -40,7 +49,7 @@ def config():
         from fastloss import _build_info as b
         build = {"compiler": b.COMPILER, "compiler_version": b.COMPILER_VERSION,
                  "compile_args": b.COMPILE_ARGS, "link_args": b.LINK_ARGS,
-                 "boundscheck": b.BOUNDSCHECK}
+                 "boundscheck": b.BOUNDSCHECK, "variants": getattr(b, "VARIANTS", {})}
     except ImportError:
         build = {"compiler": "unknown"}
     features = _cpu_features()
@@ -57,7 +66,8 @@ def config():
         "omp_num_procs": _parallel.omp_num_procs(),
         "default_threads": get_num_threads(),
         "serial_threshold": SERIAL_THRESHOLD,
-        "kernel_variant": "baseline (" + " ".join(build.get("compile_args", [])) + ")",
+        "kernel_variant": _variant_summary(),
+        "kernel_variants_built": ["baseline"] + sorted(build.get("variants", {})),
         "build": build,
     }
 
@@ -77,6 +87,7 @@ def show_config(file=None):
         f"compiler:         {b.get('compiler')} -- {b.get('compiler_version', '')}",
         f"compile flags:    {' '.join(b.get('compile_args', []))}",
         f"link flags:       {' '.join(b.get('link_args', []))}",
-        f"kernel variant:   {c['kernel_variant']}",
+        f"kernel variant:   {c['kernel_variant']} (built: {', '.join(c['kernel_variants_built'])}; "
+        "FASTLOSS_KERNEL_VARIANT forces one)",
     ]
     print("\n".join(lines), file=file or sys.stdout)

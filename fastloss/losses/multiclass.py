@@ -12,8 +12,11 @@ import numpy as np
 
 from fastloss import _threads
 from fastloss import _validation as V
-from fastloss._kernels._multiclass import KINDS, run
+from fastloss._kernels._dispatch import load
 from fastloss._loss import Loss, Param, _mean, make_loss
+
+_kernels = load("_multiclass")
+KINDS, run = _kernels.KINDS, _kernels.run
 
 _EMPTY_LABELS = np.empty(0, dtype=np.intp)
 _EMPTY_2D = np.empty((0, 0))

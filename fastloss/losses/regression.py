@@ -1,8 +1,10 @@
 """Regression losses: mse, mae, huber, quantile, log_cosh (elementwise, any shape)."""
 
-from fastloss._kernels._regression import KERNELS
+from fastloss._kernels._dispatch import load
 from fastloss._loss import ElementwiseLoss, Param, make_loss
 from fastloss._validation import check_real
+
+KERNELS = load("_regression").KERNELS
 
 _COMMON = """
     Parameters
