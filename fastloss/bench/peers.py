@@ -33,6 +33,8 @@ class Peer:
     it has no equivalent for).
     """
 
+    threaded = True          # whether the thread setting applies to this peer's calls
+
     def __init__(self, name, module, label, adapters, threads_note):
         self.name = name
         self.module_name = module
@@ -309,6 +311,8 @@ def _jax_formulas(jnp, jax):
 
 
 class _JaxPeer(Peer):
+    threaded = False
+
     def _import(self):
         jax = importlib.import_module("jax")
         jax.config.update("jax_enable_x64", True)     # float64 inputs stay float64
