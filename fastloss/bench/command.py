@@ -54,11 +54,17 @@ def _split(text):
     return [s.strip() for s in str(text).split(",") if s.strip()]
 
 
+# --quick: the timed samples of the whole run share about this many seconds (more losses:
+# shorter measurements, down to QUICK_MIN_SECONDS each), so `make bench` stays under a minute.
+QUICK_TOTAL_SECONDS = 30.0
+QUICK_MIN_SECONDS = 0.005
+
+
 def settings_from_args(args, argv_text=""):
+    """Settings from the parsed arguments, resolved (registry, threads, peers filled in)."""
     import fastloss as fl
-    budget = timing.QUICK if args.quick else timing.FULL
+    budget = timing.Budget(**vars(timing.QUICK if args.quick else timing.FULL))
     if args.seconds is not None or args.repeats is not None:
-        budget = timing.Budget(**vars(budget))
         if args.seconds is not None:
             budget.seconds = args.seconds
         if args.repeats is not None:
@@ -78,11 +84,15 @@ def settings_from_args(args, argv_text=""):
         sizes = C.parse_sizes(args.sizes)
     else:
         sizes = runner.QUICK_SIZES if args.quick else runner.DEFAULT_SIZES
-    return runner.Settings(
+    settings = runner.Settings(
         losses=_split(args.losses) if args.losses else None, sizes=sizes,
         dtypes=_split(args.dtypes), threads=threads, ops=tuple(ops), peers=peers, budget=budget,
         memory_budget=int(args.memory_budget * 2**30) if args.memory_budget else None,
-        seed=args.seed, quick=args.quick, command=argv_text)
+        seed=args.seed, quick=args.quick, command=argv_text).resolved()
+    if args.quick and args.seconds is None:
+        share = QUICK_TOTAL_SECONDS / max(runner.planned_units(settings), 1)
+        budget.seconds = max(QUICK_MIN_SECONDS, min(budget.seconds, share))
+    return settings
 
 
 class Progress:
@@ -143,7 +153,7 @@ def main(args, argv_text=""):
         from fastloss.bench import compare
         return compare.main(args)
     try:
-        settings = settings_from_args(args, argv_text).resolved()
+        settings = settings_from_args(args, argv_text)
     except ValueError as exc:
         print(f"fastloss bench: {exc}", file=sys.stderr)
         return 2

@@ -10,6 +10,7 @@ Everything else is "unchanged". Rows present in only one file are listed as such
 import math
 
 from fastloss.bench.cases import format_size
+from fastloss.bench.machine import busy_warning
 from fastloss.bench.report import format_time, load
 
 KEY = ("loss", "op", "n", "dtype", "impl", "threads")
@@ -75,12 +76,33 @@ def text(changes, old_path="OLD", new_path="NEW"):
     return "\n".join(out)
 
 
+def caveats(old, new):
+    """Reasons the two runs may not be comparable (busy machine, different CPU or build)."""
+    notes = []
+    for label, run in (("OLD", old), ("NEW", new)):
+        warning = busy_warning(run["machine"])
+        if warning:
+            notes.append(f"{label}: {warning}")
+    for key, label in (("cpu", "CPU"), ("logical_cores", "core count")):
+        if old["machine"].get(key) != new["machine"].get(key):
+            notes.append(f"different {label}: {old['machine'].get(key)} -> "
+                         f"{new['machine'].get(key)}")
+    old_flags = old["machine"]["fastloss"].get("build", {}).get("compile_args")
+    new_flags = new["machine"]["fastloss"].get("build", {}).get("compile_args")
+    if old_flags != new_flags:
+        notes.append(f"different build flags: {old_flags} -> {new_flags}")
+    return notes
+
+
 def main(args):
     import json
     old, new = load(args.old), load(args.new)
     changes = compare(old, new, args.threshold)
+    changes["caveats"] = caveats(old, new)
     if args.json:
         print(json.dumps(changes, indent=1))
     else:
         print(text(changes, args.old, args.new))
+        for note in changes["caveats"]:
+            print(f"note: {note}")
     return 1 if (args.fail_slower and changes["slower"]) else 0

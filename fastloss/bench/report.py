@@ -210,8 +210,10 @@ def markdown(results):
         lines += [f"- {s['loss']} n={format_size(s['n'])} {s['dtype']}: {s['reason']}"
                   for s in results["skipped"]]
         lines.append("")
+    absent = {name for name, st in m["peers"].items() if st["status"] == "missing"}
     not_measured = sorted({(r["loss"], r["impl"], r["status"], r["reason"])
-                           for r in results["rows"] if r["status"] in ("missing", "unsupported")})
+                           for r in results["rows"] if r["status"] in ("missing", "unsupported")
+                           and r["impl"] not in absent})      # absent peers: see "Peers"
     if not_measured:
         lines += ["## Not measured", ""]
         lines += [f"- {loss} / {impl}: {status} ({reason})"

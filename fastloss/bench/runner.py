@@ -223,54 +223,50 @@ def _measure_op(results, settings, case, op, bandwidth, progress):
             row.update(threaded=impl.threaded, note=impl.note)
             entries.append((row, impl))
 
-    # 2. results, checked against the reference (or fastloss when there is none)
-    outcome = {}
-    for row, impl in entries:
-        if impl is None:
-            continue
+    # 2. results, checked against the reference (or fastloss when there is none). The reference
+    #    goes first, then fastloss; only the expected result is kept, so at most two results of
+    #    a size are alive at once (at 10^8 elements, each gradient is most of a GiB).
+    priority = {"numpy": 0, "fastloss": 1}
+    checked = sorted((e for e in entries if e[1] is not None),
+                     key=lambda e: priority.get(e[0]["impl"], 2))
+    expected, against, output_bytes = None, None, None
+    for row, impl in checked:
         try:
-            outcome[id(row)] = ("ok", _call(impl))
+            value = _call(impl)
         except Exception as exc:
-            outcome[id(row)] = ("error", f"{type(exc).__name__}: {exc}")
-    reference = next((outcome[id(r)] for r, i in entries if i is not None and r["impl"] == "numpy"),
-                     None)
-    own = next((outcome[id(r)] for r, i in entries if i is not None and r["impl"] == "fastloss"
-                and outcome[id(r)][0] == "ok"), None)
-    expected, against = None, None
-    if reference is not None and reference[0] == "ok":
-        expected, against = reference[1], "numpy"
-    elif own is not None:
-        expected, against = own[1], "fastloss"
-    output_bytes = 0
-    if op != "value":
-        if own is not None:
-            output_bytes = C.output_bytes(own[1] if op == "grad" else own[1][1])
-        elif expected is not None:
+            row.update(status="error", reason=f"{type(exc).__name__}: {exc}")
+            continue
+        if row["impl"] == "fastloss" and output_bytes is None and op != "value":
+            output_bytes = C.output_bytes(value if op == "grad" else value[1])
+        if expected is None and row["impl"] in priority:
+            expected, against = value, row["impl"]
+            continue
+        if expected is None:
+            row.update(status="error", reason="nothing to check against (the reference and "
+                                              "fastloss are both unavailable or failing)")
+            continue
+        ok, why = C.agree(value, expected, case.dtype)
+        if not ok:
+            row.update(status="mismatch", reason=f"disagrees with {against}: {why}")
+        elif against != "numpy" and row["impl"] != "fastloss":
+            row["reason"] = "checked against fastloss (no NumPy reference)"
+        del value
+    if output_bytes is None:
+        output_bytes = 0
+        if op != "value" and expected is not None:      # fastloss failed: the reference's size
             grads = expected if op == "grad" else expected[1]
             output_bytes = C.output_bytes(grads) // 8 * case.dtype.itemsize
+    del expected
 
     # 3. time what agreed, next to its floor
     for row, impl in entries:
         row["output_bytes"] = output_bytes
         row["bytes"] = case.input_bytes + output_bytes
+        results["rows"].append(row)
         if impl is None:
-            results["rows"].append(row)
             continue
-        status, value = outcome[id(row)]
-        if status == "error":
-            row.update(status="error", reason=value)
-        elif expected is None:
-            row.update(status="error", reason="nothing to check against (reference and "
-                                              "fastloss both unavailable or failing)")
-        else:
-            ok, why = C.agree(value, expected, case.dtype)
-            if not ok:
-                row.update(status="mismatch", reason=f"disagrees with {against}: {why}")
-            elif against != "numpy" and row["impl"] != "fastloss":
-                row["reason"] = "checked against fastloss (no NumPy reference)"
         if row["status"] in ("error", "mismatch"):
             _fail(results, row)
-            results["rows"].append(row)
             progress.update(1, label)
             continue
         with impl.threads():
@@ -285,15 +281,12 @@ def _measure_op(results, settings, case, op, bandwidth, progress):
                           "median": floor["median"], "gbps": floor["gbps"]},
                    pct_floor=100.0 * floor["median"] / stats["median"]
                    if stats["median"] > 0 else None)
-        results["rows"].append(row)
         progress.update(1, label)
-    _speedups(results["rows"], case, op)
+    _speedups([row for row, _ in entries])
 
 
-def _speedups(rows, case, op):
-    """speedup[other] = other's median / fastloss's median, on the fastloss rows of this op."""
-    mine = [r for r in rows if r["loss"] == case.name and r["op"] == op and r["n"] == case.n
-            and r["dtype"] == case.dtype.name]
+def _speedups(mine):
+    """speedup[other] = other's median / fastloss's median, on the fastloss rows of one op."""
     for row in mine:
         if row["impl"] != "fastloss" or row["status"] != "ok":
             continue
