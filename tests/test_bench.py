@@ -327,3 +327,53 @@ def test_command_line_run(tmp_path, capsys):
     assert printed["settings"]["sizes"] == [1000] and printed["settings"]["quick"] is True
     assert (out / "results.json").exists() and (out / "report.md").exists()
     assert cli.main(["bench", "--losses", "no_such_loss", "--out", ""]) == 2
+
+
+# ------------------------------------------------------------------------ benchmarks/ suite
+
+
+class _FakeBenchmark:
+    """Stands in for pytest-benchmark's fixture: calls the function once."""
+
+    def __init__(self):
+        self.group, self.extra_info, self.calls = None, {}, 0
+
+    def __call__(self, fn, *args):
+        self.calls += 1
+        return fn(*args)
+
+
+def test_benchmark_suite_is_driven_by_the_same_registry(monkeypatch):
+    import importlib.util
+    import pathlib
+    monkeypatch.setenv("FASTLOSS_BENCH_SIZES", "1e3")
+    monkeypatch.setenv("FASTLOSS_BENCH_THREADS", "1")
+    monkeypatch.setenv("FASTLOSS_BENCH_PEERS", "none")
+    path = pathlib.Path(__file__).parent.parent / "benchmarks" / "test_losses.py"
+    spec = importlib.util.spec_from_file_location("_bench_suite_under_test", path)
+    suite = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(suite)
+    specs = suite._specs()
+    assert {(s[0], s[3]) for s in specs} == {(l, op) for l in fl.available() for op in C.OPS}
+    assert {s[4] for s in specs} == {"fastloss", "numpy"} and {s[1] for s in specs} == {1000}
+    for spec_ in [s for s in specs if s[0] == "huber"]:
+        fake = _FakeBenchmark()
+        suite.test_loss(fake, spec_)
+        assert fake.calls == 1 and fake.group.startswith("huber ")
+    for spec_ in suite._floor_specs():
+        fake = _FakeBenchmark()
+        suite.test_floor(fake, spec_)
+        assert fake.calls == 1 and fake.group.startswith("floor ")
+    # a wrong result fails the benchmark before anything is timed
+    original = C.fastloss_impl
+
+    def wrong_grad(case, op, n_threads):
+        impl = original(case, op, n_threads)
+        impl.finish = lambda g: g * 1.01
+        return impl
+
+    monkeypatch.setattr(C, "fastloss_impl", wrong_grad)
+    fake = _FakeBenchmark()
+    with pytest.raises(AssertionError, match="fastloss disagrees with numpy"):
+        suite.test_loss(fake, ("huber", 1000, "float64", "grad", "fastloss", 1))
+    assert fake.calls == 0
