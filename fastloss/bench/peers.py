@@ -324,13 +324,22 @@ class _JaxPeer(Peer):
         if jax is None:
             return Unavailable(self.name, "missing", status["reason"])
         formulas = _jax_formulas(jax.numpy, jax)
-        if case.name not in formulas or len(case.inputs) != 2:
+        if case.name not in formulas:
             return Unavailable(self.name, "unsupported", f"no JAX formula for {case.name}")
-        params = {k: v for k, v in case.params.items()}
+        params = dict(case.params)
+        if case.name == "cross_entropy":
+            labels, logits = (np.asarray(a) for a in case.inputs) if len(case.inputs) == 2 \
+                else (None, None)
+            fits = (labels is not None and labels.dtype.kind in "iu" and logits.ndim == 2
+                    and labels.shape == logits.shape[:1])
+        else:
+            fits = _two_arrays(case) is not None
         if case.name in ("binary_cross_entropy_with_logits", "cross_entropy"):
-            if not _neutral(params, label_smoothing=0.0):
-                return Unavailable(self.name, "unsupported", "options without a JAX formula")
+            fits = fits and _neutral(params, label_smoothing=0.0)
             params = {}
+        if not fits:
+            return Unavailable(self.name, "unsupported",
+                               f"no JAX formula for {case.name} with these inputs/parameters")
         f = formulas[case.name]
         loss = lambda y, p: f(y, p, **params)
         jitted = {"value": jax.jit(loss), "grad": jax.jit(jax.grad(loss, argnums=1)),
