@@ -93,6 +93,21 @@ def test_markdown_report(tiny_results):
     assert "mse" in summary and "x numpy" in summary
 
 
+def test_targets_section(tiny_results):
+    results = copy.deepcopy(tiny_results)
+    for row in results["rows"]:
+        if row["loss"] == "mse":
+            row["n"] = 10 ** 7                      # pretend the tiny run was the target size
+    found = {w: (v, met) for w, n, d, t, v, met in report.targets(results)}
+    assert set(found) == {w for *_, w in report.TARGETS}
+    row = _rows(results, impl="fastloss", loss="mse", op="value", dtype="float64")[0]
+    assert found["mse at least 5x NumPy"][0] == pytest.approx(row["speedup"]["numpy"])
+    assert found["mse at most 1.5x np.dot's time"][0] == pytest.approx(
+        row["time"]["median"] / row["floor"]["numpy_dot_median"])
+    assert "## Targets" in report.markdown(results)
+    assert "## Targets" not in report.markdown(tiny_results)
+
+
 def _png_size(path):
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path.name} is not a PNG"

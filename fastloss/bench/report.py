@@ -124,6 +124,38 @@ def summary_rows(results):
                                                          else 9, k[2]))]
 
 
+# Figures the issues set as targets: (loss, op, n, dtype, measure, bound, wording).
+# "speedup_numpy": NumPy reference time / fastloss time, at least `bound`;
+# "vs_numpy_dot": fastloss time / np.dot(y, p) time (reading the same two arrays), at most.
+TARGETS = [
+    ("mse", "value", 10 ** 7, "float64", "speedup_numpy", 5.0, "mse at least 5x NumPy"),
+    ("mse", "value", 10 ** 7, "float64", "vs_numpy_dot", 1.5, "mse at most 1.5x np.dot's time"),
+    ("mse", "value_and_grad", 10 ** 7, "float64", "speedup_numpy", 4.0,
+     "mse.value_and_grad at least 4x NumPy"),
+]
+
+
+def targets(results):
+    """[(wording, n, dtype, threads, measured, met)] for the targets this run measured."""
+    out = []
+    rows = _fastloss_rows(results)
+    for loss, op, n, dtype, measure, bound, wording in TARGETS:
+        match = [r for r in rows if (r["loss"], r["op"], r["n"], r["dtype"]) == (loss, op, n, dtype)
+                 and r["status"] == OK]
+        if not match:
+            continue
+        row = max(match, key=lambda r: r["threads"] or 0)
+        if measure == "speedup_numpy":
+            value = row["speedup"].get("numpy")
+            met = value is not None and value >= bound
+        else:
+            dot = (row["floor"] or {}).get("numpy_dot_median")
+            value = row["time"]["median"] / dot if dot else None
+            met = value is not None and value <= bound
+        out.append((wording, n, dtype, row["threads"], value, met))
+    return out
+
+
 def markdown(results):
     m = results["machine"]
     s = results["settings"]
@@ -177,6 +209,8 @@ def markdown(results):
         "fastloss is faster). NumPy is single-threaded and measured once per row; the NumPy "
         "`value_and_grad` is its value and then its gradient. `missing`: not installed; `n/a`: "
         "the peer has no such loss.",
+        "- **Targets**: figures the project's issues ask for, where this run measured them; "
+        "the bandwidth table also gives `np.dot(y, p)`, NumPy's own way to read two arrays once.",
         "",
         "## Summary (largest size measured, most threads)",
         "",
@@ -184,6 +218,13 @@ def markdown(results):
                 [_result_line(results, r, with_loss=True) for r in summary_rows(results)]),
         "",
     ]
+    reached = targets(results)
+    if reached:
+        lines += ["## Targets", ""]
+        lines += _table(["target", "n", "dtype", "threads", "measured", "met"], [
+            [w, format_size(n), d, t, _fmt(v, ".2f"), "yes" if met else "NO"]
+            for w, n, d, t, v, met in reached])
+        lines.append("")
     if results["failures"]:
         lines += ["## Failures", ""]
         lines += _table(["loss", "op", "n", "dtype", "impl", "threads", "status", "reason"], [
@@ -199,9 +240,11 @@ def markdown(results):
         lines.append("")
     if results["bandwidth"]:
         lines += ["## Bandwidth probe", ""]
-        lines += _table(["kind", "MB read", "MB written", "dtype", "threads", "time", "GB/s"], [
+        lines += _table(["kind", "MB read", "MB written", "dtype", "threads", "time", "GB/s",
+                         "np.dot time"], [
             [b["kind"], f"{b['input_bytes'] / 1e6:.3g}", f"{b['output_bytes'] / 1e6:.3g}",
-             b["dtype"], b["threads"], format_time(b["median"]), _fmt(b["gbps"], ".2f")]
+             b["dtype"], b["threads"], format_time(b["median"]), _fmt(b["gbps"], ".2f"),
+             format_time(b.get("numpy_dot_median"))]
             for b in sorted(results["bandwidth"], key=lambda b: (b["kind"], b["dtype"],
                                                                   b["input_bytes"], b["threads"]))])
         lines.append("")

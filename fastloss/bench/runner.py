@@ -278,7 +278,8 @@ def _measure_op(results, settings, case, op, bandwidth, progress):
         row.update(status="ok", time=stats,
                    gbps=row["bytes"] / stats["median"] / 1e9 if stats["median"] > 0 else None,
                    floor={"kind": floor["kind"], "threads": floor_threads,
-                          "median": floor["median"], "gbps": floor["gbps"]},
+                          "median": floor["median"], "gbps": floor["gbps"],
+                          "numpy_dot_median": floor.get("numpy_dot_median")},
                    pct_floor=100.0 * floor["median"] / stats["median"]
                    if stats["median"] > 0 else None)
         progress.update(1, label)
