@@ -342,6 +342,11 @@ def test_command_line_run(tmp_path, capsys):
     assert printed["settings"]["sizes"] == [1000] and printed["settings"]["quick"] is True
     assert (out / "results.json").exists() and (out / "report.md").exists()
     assert cli.main(["bench", "--losses", "no_such_loss", "--out", ""]) == 2
+    for argv in (["bench", "--help"], ["bench", "compare", "--help"]):
+        with pytest.raises(SystemExit) as exit_:
+            cli.main(argv)
+        assert exit_.value.code == 0
+    assert "--memory-budget" in capsys.readouterr().out
 
 
 # ------------------------------------------------------------------------ benchmarks/ suite

@@ -10,6 +10,11 @@ from fastloss.bench import peers as peer_module
 
 DEFAULT_OUT = "bench-report"
 
+# --quick: the timed samples of the whole run share about this many seconds (more losses:
+# shorter measurements, down to QUICK_MIN_SECONDS each), so `make bench` stays under a minute.
+QUICK_TOTAL_SECONDS = 30.0
+QUICK_MIN_SECONDS = 0.005
+
 
 def add_arguments(p):
     p.add_argument("--quick", action="store_true",
@@ -31,10 +36,11 @@ def add_arguments(p):
     p.add_argument("--json", action="store_true", help="print the results JSON on stdout")
     p.add_argument("--repeats", type=int, default=None, help="at most this many timed samples")
     p.add_argument("--seconds", type=float, default=None,
-                   help="time aimed at per measurement (default 1, --quick 0.05)")
+                   help="time aimed at per measurement (default 1; --quick: an equal share of "
+                        f"{QUICK_TOTAL_SECONDS:.0f} s, at most 0.05)")
     p.add_argument("--memory-budget", type=float, default=None, metavar="GB",
                    help="skip sizes whose estimated peak memory exceeds this (default: "
-                        f"{runner.MEMORY_FRACTION:.0%} of the available memory)")
+                        f"{100 * runner.MEMORY_FRACTION:.0f}%% of the available memory)")
     p.add_argument("--no-plots", action="store_true", help="do not draw PNG plots")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
@@ -52,12 +58,6 @@ def add_arguments(p):
 
 def _split(text):
     return [s.strip() for s in str(text).split(",") if s.strip()]
-
-
-# --quick: the timed samples of the whole run share about this many seconds (more losses:
-# shorter measurements, down to QUICK_MIN_SECONDS each), so `make bench` stays under a minute.
-QUICK_TOTAL_SECONDS = 30.0
-QUICK_MIN_SECONDS = 0.005
 
 
 def settings_from_args(args, argv_text=""):
