@@ -28,8 +28,8 @@ def _cmd_list(args):
 
 
 def _cmd_bench(args):
-    from fastloss import benchmark
-    return benchmark.main(args)
+    from fastloss.bench import command
+    return command.main(args, " ".join(["fastloss"] + sys.argv[1:]))
 
 
 def _cmd_score(args):
@@ -46,9 +46,10 @@ def build_parser():
     p = sub.add_parser("list", help="the registered losses and their parameters")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_list)
-    p = sub.add_parser("bench", help="time every kernel against the NumPy reference")
-    from fastloss import benchmark
-    benchmark.add_arguments(p)
+    p = sub.add_parser("bench", help="benchmark report: every loss against NumPy, peers and "
+                                     "the bandwidth floor ('bench compare OLD NEW')")
+    from fastloss.bench import command
+    command.add_arguments(p)
     p.set_defaults(func=_cmd_bench)
     p = sub.add_parser("score", help="score prediction files with several losses in one pass")
     from fastloss import _score_cli

@@ -63,3 +63,71 @@ def blocked_sum(const floating[::1] x, int n_threads):
         total = pairwise_sum(sums, nb)
     free(sums)
     return total
+
+
+# ------------------------------------------------------------ bandwidth probe (fastloss bench)
+# The memory-bandwidth floor of the benchmark report: the least a kernel must do is read its
+# inputs once (and, for a gradient, write one output). These loops do exactly that with the
+# machinery of the loss kernels (same blocks, same static schedule, same thread count), and as
+# little arithmetic as can keep the compiler from skipping the reads.
+
+
+def stream_read(const floating[::1] a, const floating[::1] b, int n_threads):
+    """Sum of a and b (both read once, blocked like a loss reduction); the read floor."""
+    cdef Py_ssize_t n = a.shape[0], m = b.shape[0]
+    cdef Py_ssize_t length = max(n, m), nb = (length + BLOCK - 1) // BLOCK, k, start, stop
+    cdef double* sums
+    cdef double total
+    if length == 0:
+        return 0.0
+    sums = <double*> malloc(nb * sizeof(double))
+    if sums == NULL:
+        raise MemoryError()
+    cdef const floating* ap = &a[0] if n > 0 else NULL
+    cdef const floating* bp = &b[0] if m > 0 else NULL
+    with nogil:
+        for k in prange(nb, schedule="static", num_threads=n_threads, use_threads_if=n_threads > 1):
+            start = k * BLOCK
+            stop = min(start + BLOCK, length)
+            sums[k] = ((_block_sum(ap, start, min(stop, n)) if start < n else 0.0)
+                       + (_block_sum(bp, start, min(stop, m)) if start < m else 0.0))
+        total = pairwise_sum(sums, nb)
+    free(sums)
+    return total
+
+
+def stream_read_write(const floating[::1] a, const floating[::1] b, floating[::1] out,
+                      int n_threads):
+    """out[i] = a[i] + b[i] where all three exist; the rest of a and b is summed, the rest of out
+    zeroed: a, b read once and out written once (the floor of a fused value and gradient)."""
+    cdef Py_ssize_t n = min(a.shape[0], b.shape[0]), m = out.shape[0]
+    cdef Py_ssize_t longest = max(max(a.shape[0], b.shape[0]), m)
+    cdef Py_ssize_t both = min(n, m)
+    cdef Py_ssize_t nb = (longest + BLOCK - 1) // BLOCK, k, i, start, stop
+    cdef double* sums
+    cdef double total, acc
+    if longest == 0:
+        return 0.0
+    sums = <double*> malloc(nb * sizeof(double))
+    if sums == NULL:
+        raise MemoryError()
+    cdef const floating* ap = &a[0] if a.shape[0] > 0 else NULL
+    cdef const floating* bp = &b[0] if b.shape[0] > 0 else NULL
+    cdef floating* op = &out[0] if m > 0 else NULL
+    with nogil:
+        for k in prange(nb, schedule="static", num_threads=n_threads, use_threads_if=n_threads > 1):
+            start = k * BLOCK
+            stop = min(start + BLOCK, longest)
+            acc = 0.0
+            for i in range(start, min(stop, both)):
+                op[i] = ap[i] + bp[i]
+            for i in range(max(start, both), min(stop, a.shape[0])):
+                acc = acc + ap[i]
+            for i in range(max(start, both), min(stop, b.shape[0])):
+                acc = acc + bp[i]
+            for i in range(max(start, n), min(stop, m)):
+                op[i] = 0
+            sums[k] = acc
+        total = pairwise_sum(sums, nb)
+    free(sums)
+    return total

@@ -1,0 +1,94 @@
+"""The bandwidth probe: how fast this machine can merely stream a case's bytes, same threads.
+
+The floor of a value is reading the inputs once; the floor of a gradient or of a fused value
+and gradient is reading the inputs once and writing the gradient once. The probe times exactly
+that with small OpenMP kernels in ``fastloss._kernels._parallel`` (``stream_read``,
+``stream_read_write``), which use the loss kernels' own blocked, statically scheduled loops.
+
+The probe streams buffers of its own with the same byte counts as the case (the inputs split
+into two streams, the output a third), in the inputs' float dtype when they share one
+(float64 otherwise). Like every measured implementation it allocates the output it writes on
+each call, so "% of floor" compares like with like.
+"""
+
+import numpy as np
+
+import fastloss as fl
+from fastloss import _threads
+from fastloss._kernels import _parallel
+from fastloss.bench import timing
+from fastloss.bench.cases import Impl
+
+KINDS = {"value": "read", "grad": "read_write", "value_and_grad": "read_write"}
+
+
+def probe_dtype(inputs):
+    dtypes = {np.asarray(a).dtype for a in inputs}
+    if len(dtypes) == 1:
+        dtype = dtypes.pop()
+        if dtype in (np.float32, np.float64):
+            return dtype
+    return np.dtype(np.float64)
+
+
+def probe_impl(kind, input_bytes, output_bytes, dtype, n_threads):
+    """An Impl streaming `input_bytes` (and writing `output_bytes` for kind "read_write").
+
+    Like the loss kernels, it runs serially below fastloss's serial threshold, where starting
+    a thread team costs more than the work (``fastloss._threads.threads_for``)."""
+    dtype = np.dtype(dtype)
+    half = -(-input_bytes // (2 * dtype.itemsize))          # elements per input stream
+    if 2 * half < _threads.SERIAL_THRESHOLD:
+        n_threads = 1
+    a = np.ones(half, dtype=dtype)
+    b = np.ones(half, dtype=dtype)
+    threads = lambda: fl.threads(n_threads)
+    if kind == "read":
+        impl = Impl("floor", lambda: _parallel.stream_read(a, b, n_threads), threads=threads)
+        impl.arrays = (a, b)
+        return impl
+    m = -(-output_bytes // dtype.itemsize)
+
+    def call():
+        out = np.empty(m, dtype=dtype)
+        _parallel.stream_read_write(a, b, out, n_threads)
+        return out
+
+    return Impl("floor", call, threads=threads)
+
+
+class BandwidthProbe:
+    """Measures each distinct (kind, bytes, dtype, threads) once per run and remembers it."""
+
+    def __init__(self, budget):
+        self.budget = budget
+        self.measurements = {}     # key -> record (dict)
+
+    def floor(self, kind, input_bytes, output_bytes, dtype, n_threads):
+        """The probe's record for this floor: measured now or earlier in the run."""
+        output_bytes = output_bytes if kind == "read_write" else 0
+        key = (kind, int(input_bytes), int(output_bytes), np.dtype(dtype).name, int(n_threads))
+        if key not in self.measurements:
+            impl = probe_impl(kind, input_bytes, output_bytes, dtype, n_threads)
+            with impl.threads():
+                impl.call()                                  # warm-up (and page-in)
+                result = timing.measure(impl.call, self.budget)
+            stats = result.summary()
+            moved = input_bytes + output_bytes
+            record = {
+                "kind": kind, "input_bytes": int(input_bytes), "output_bytes": int(output_bytes),
+                "dtype": key[3], "threads": int(n_threads), **stats,
+                "gbps": moved / stats["median"] / 1e9 if stats["median"] > 0 else None,
+            }
+            if kind == "read":
+                # NumPy's own way to read two arrays once, for comparison: np.dot(a, b) (BLAS,
+                # its own threads). The issue-2 target for mse is stated against it.
+                a, b = impl.arrays
+                np.dot(a, b)
+                record["numpy_dot_median"] = timing.measure(lambda: np.dot(a, b),
+                                                            self.budget).median
+            self.measurements[key] = record
+        return self.measurements[key]
+
+    def records(self):
+        return list(self.measurements.values())

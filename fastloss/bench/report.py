@@ -1,0 +1,351 @@
+"""The report folder: ``results.json`` (everything), ``report.md`` (tables) and PNG plots,
+plus the summary table printed at the end of a run.
+
+Schema of ``results.json`` (``"schema": "fastloss-bench/1"``):
+- ``settings``: what was asked (losses, sizes, dtypes, threads, ops, peers, time budget).
+- ``machine``: CPU, cores, SIMD flags, caches, memory, OS, Python, NumPy, peer status and
+  versions, ``fastloss.config()`` (build flags, OpenMP), default threads, load average.
+- ``rows``: one per (loss, op, n, dtype, impl, threads): ``status`` ("ok", "mismatch",
+  "error", "missing", "unsupported"), ``reason``, ``input_bytes``, ``output_bytes``, ``bytes``
+  (moved: inputs read once plus the gradient written), ``time`` (median, min, max, q1, q3,
+  repeats, loops, samples: seconds per call), ``gbps``, ``floor`` (the probe's kind, threads,
+  median, gbps), ``pct_floor``, and on fastloss rows ``speedup`` {impl: its median / ours}.
+- ``bandwidth``: every probe measurement; ``skipped``: sizes over the memory budget;
+  ``failures``: the rows (or inputs) that raised or disagreed.
+"""
+
+import json
+import math
+import os
+
+from fastloss.bench.cases import format_size
+from fastloss.bench.machine import busy_warning
+
+OK = "ok"
+
+
+def format_time(seconds):
+    if seconds is None or not math.isfinite(seconds):
+        return "-"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
+
+
+def _fmt(value, spec, suffix=""):
+    return "-" if value is None or not math.isfinite(value) else f"{value:{spec}}{suffix}"
+
+
+def spread_pct(time):
+    """Half the interquartile range as a percentage of the median (the ± in the tables)."""
+    if not time or not time["median"]:
+        return None
+    return 50.0 * (time["q3"] - time["q1"]) / time["median"]
+
+
+def _peer_names(results):
+    return list(results["machine"].get("peers", {}))
+
+
+def _others(results):
+    """Columns compared with fastloss: the NumPy reference, then every requested peer."""
+    return ["numpy"] + _peer_names(results)
+
+
+def _cell(row):
+    """A non-fastloss implementation's time cell, or why there is none."""
+    if row is None:
+        return "-"
+    if row["status"] == OK:
+        return format_time(row["time"]["median"])
+    return {"missing": "missing", "unsupported": "n/a"}.get(row["status"], row["status"].upper())
+
+
+def _find(rows, row, impl):
+    """The `impl` row matching a fastloss row (same threads, or the impl's only row)."""
+    matches = [r for r in rows if r["impl"] == impl and r["loss"] == row["loss"]
+               and r["op"] == row["op"] and r["n"] == row["n"] and r["dtype"] == row["dtype"]]
+    for r in matches:
+        if r["threads"] == row["threads"]:
+            return r
+    unthreaded = [r for r in matches if not r.get("threaded")]
+    return unthreaded[0] if unthreaded else None
+
+
+def _fastloss_rows(results, loss=None):
+    rows = [r for r in results["rows"] if r["impl"] == "fastloss"
+            and (loss is None or r["loss"] == loss)]
+    order = {op: i for i, op in enumerate(results["settings"]["ops"])}
+    return sorted(rows, key=lambda r: (r["loss"], order.get(r["op"], 9), r["dtype"], r["n"],
+                                       r["threads"] or 0))
+
+
+def _table(header, lines):
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(str(c) for c in line) + " |" for line in lines]
+    return out
+
+
+def _result_line(results, row, with_loss=False):
+    line = ([row["loss"]] if with_loss else []) + [row["op"], format_size(row["n"]), row["dtype"],
+                                                 row["threads"]]
+    if row["status"] == OK:
+        line += [format_time(row["time"]["median"]), _fmt(spread_pct(row["time"]), ".0f", "%"),
+                 _fmt(row["gbps"], ".2f"), _fmt(row["pct_floor"], ".0f", "%")]
+    else:
+        line += [row["status"].upper(), "-", "-", "-"]
+    for other in _others(results):
+        match = _find(results["rows"], row, other)
+        speed = row["speedup"].get(other)
+        line += [_cell(match), _fmt(speed, ".1f", "x")]
+    return line
+
+
+def _result_header(results, with_loss=False):
+    header = (["loss"] if with_loss else []) + ["op", "n", "dtype", "threads", "fastloss", "±",
+                                                "GB/s", "% floor"]
+    for other in _others(results):
+        header += [other, f"x {other}"]
+    return header
+
+
+def summary_rows(results):
+    """Per loss, op and dtype: the fastloss row at the largest size measured, most threads."""
+    best = {}
+    for row in _fastloss_rows(results):
+        key = (row["loss"], row["op"], row["dtype"])
+        current = best.get(key)
+        if current is None or (row["n"], row["threads"] or 0) >= (current["n"],
+                                                                  current["threads"] or 0):
+            best[key] = row
+    return [best[k] for k in sorted(best, key=lambda k: (k[0], results["settings"]["ops"].index(k[1])
+                                                         if k[1] in results["settings"]["ops"]
+                                                         else 9, k[2]))]
+
+
+# Figures the issues set as targets: (loss, op, n, dtype, measure, bound, wording).
+# "speedup_numpy": NumPy reference time / fastloss time, at least `bound`;
+# "vs_numpy_dot": fastloss time / np.dot(y, p) time (reading the same two arrays), at most.
+TARGETS = [
+    ("mse", "value", 10 ** 7, "float64", "speedup_numpy", 5.0, "mse at least 5x NumPy"),
+    ("mse", "value", 10 ** 7, "float64", "vs_numpy_dot", 1.5, "mse at most 1.5x np.dot's time"),
+    ("mse", "value_and_grad", 10 ** 7, "float64", "speedup_numpy", 4.0,
+     "mse.value_and_grad at least 4x NumPy"),
+]
+
+
+def targets(results):
+    """[(wording, n, dtype, threads, measured, met)] for the targets this run measured."""
+    out = []
+    rows = _fastloss_rows(results)
+    for loss, op, n, dtype, measure, bound, wording in TARGETS:
+        match = [r for r in rows if (r["loss"], r["op"], r["n"], r["dtype"]) == (loss, op, n, dtype)
+                 and r["status"] == OK]
+        if not match:
+            continue
+        row = max(match, key=lambda r: r["threads"] or 0)
+        if measure == "speedup_numpy":
+            value = row["speedup"].get("numpy")
+            met = value is not None and value >= bound
+        else:
+            dot = (row["floor"] or {}).get("numpy_dot_median")
+            value = row["time"]["median"] / dot if dot else None
+            met = value is not None and value <= bound
+        out.append((wording, n, dtype, row["threads"], value, met))
+    return out
+
+
+def markdown(results):
+    m = results["machine"]
+    s = results["settings"]
+    cfg = m["fastloss"]
+    mem = m["memory"].get("total_bytes")
+    warning = busy_warning(m)
+    lines = [
+        "# fastloss benchmark report",
+        "",
+        f"fastloss {cfg['version']}, {results['created']}"
+        + (f", `{s['command']}`" if s.get("command") else ""),
+        "",
+        *([f"> **Warning**: {warning}.", ""] if warning else []),
+        "## Machine",
+        "",
+        *_table(["", ""], [
+            ["CPU", m["cpu"]],
+            ["cores", f"{m['physical_cores'] or '?'} physical, {m['logical_cores']} logical"],
+            ["SIMD", f"{m['simd']['numpy_dispatch_level']} "
+                     f"({' '.join(m['simd']['cpu_flags']) or 'flags unknown'})"],
+            ["caches", ", ".join(f"{k} {v}" for k, v in m["caches"].items()) or "unknown"],
+            ["memory", f"{mem / 2**30:.1f} GiB" if mem else "unknown"],
+            ["OS", m["os"]],
+            ["Python / NumPy", f"{m['python']} / {m['numpy']}"],
+            ["OpenMP", "on" if m["openmp"] else "off (single-threaded build)"],
+            ["threads measured", ", ".join(str(t) for t in s["threads"])
+             + f" (default {m['default_threads']})"],
+            ["build", " ".join(cfg["build"].get("compile_args", [])) or "unknown"],
+            ["compiler", cfg["build"].get("compiler_version", "unknown")],
+            ["load average", " ".join(str(x) for x in m["load_average"] or []) or "unknown"],
+        ]),
+        "",
+        "## Peers",
+        "",
+        *_table(["peer", "status", "version", "threads"], [
+            [name, st["status"], st.get("version", st.get("reason", "")), st.get("threads", "-")]
+            for name, st in m["peers"].items()] or [["(none requested)", "", "", ""]]),
+        "",
+        "## How to read this",
+        "",
+        "- **fastloss**, **numpy**, peers: median time of one call over the repeats, after a "
+        "warm-up call whose result was checked against the NumPy reference; **±** is half the "
+        "interquartile range of the repeats, as a percentage of the median.",
+        "- **GB/s**: the bytes the operation must move (its inputs read once; for `grad` and "
+        "`value_and_grad` also the gradient written once) divided by the median time.",
+        "- **% floor**: the time of the bandwidth probe (a kernel that only reads those inputs, "
+        "and writes the output, with the same threads, measured in this run) divided by the "
+        "time. 100% means the operation runs at the machine's memory speed; small sizes sit in "
+        "cache, where the probe can be much faster than any loss.",
+        "- **x numpy**, **x peer**: that implementation's median divided by fastloss's (above 1: "
+        "fastloss is faster). NumPy is single-threaded and measured once per row; the NumPy "
+        "`value_and_grad` is its value and then its gradient. `missing`: not installed; `n/a`: "
+        "the peer has no such loss.",
+        "- **Targets**: figures the project's issues ask for, where this run measured them; "
+        "the bandwidth table also gives `np.dot(y, p)`, NumPy's own way to read two arrays once.",
+        "",
+        "## Summary (largest size measured, most threads)",
+        "",
+        *_table(_result_header(results, with_loss=True),
+                [_result_line(results, r, with_loss=True) for r in summary_rows(results)]),
+        "",
+    ]
+    reached = targets(results)
+    if reached:
+        lines += ["## Targets", ""]
+        lines += _table(["target", "n", "dtype", "threads", "measured", "met"], [
+            [w, format_size(n), d, t, _fmt(v, ".2f"), "yes" if met else "NO"]
+            for w, n, d, t, v, met in reached])
+        lines.append("")
+    if results["failures"]:
+        lines += ["## Failures", ""]
+        lines += _table(["loss", "op", "n", "dtype", "impl", "threads", "status", "reason"], [
+            [f.get("loss"), f.get("op") or "-", format_size(f["n"]) if f.get("n") else "-",
+             f.get("dtype"), f.get("impl"), f.get("threads") if f.get("threads") else "-",
+             f.get("status", "").upper(), str(f.get("reason", "")).replace("|", "/")]
+            for f in results["failures"]])
+        lines.append("")
+    for loss in sorted({r["loss"] for r in results["rows"]}):
+        lines += [f"## {loss}", ""]
+        lines += _table(_result_header(results),
+                        [_result_line(results, r) for r in _fastloss_rows(results, loss)])
+        lines.append("")
+    if results["bandwidth"]:
+        lines += ["## Bandwidth probe", ""]
+        lines += _table(["kind", "MB read", "MB written", "dtype", "threads", "time", "GB/s",
+                         "np.dot time"], [
+            [b["kind"], f"{b['input_bytes'] / 1e6:.3g}", f"{b['output_bytes'] / 1e6:.3g}",
+             b["dtype"], b["threads"], format_time(b["median"]), _fmt(b["gbps"], ".2f"),
+             format_time(b.get("numpy_dot_median"))]
+            for b in sorted(results["bandwidth"], key=lambda b: (b["kind"], b["dtype"],
+                                                                  b["input_bytes"], b["threads"]))])
+        lines.append("")
+    if results["skipped"]:
+        lines += ["## Skipped", ""]
+        lines += [f"- {s['loss']} n={format_size(s['n'])} {s['dtype']}: {s['reason']}"
+                  for s in results["skipped"]]
+        lines.append("")
+    absent = {name for name, st in m["peers"].items() if st["status"] == "missing"}
+    not_measured = sorted({(r["loss"], r["impl"], r["status"], r["reason"])
+                           for r in results["rows"] if r["status"] in ("missing", "unsupported")
+                           and r["impl"] not in absent})      # absent peers: see "Peers"
+    if not_measured:
+        lines += ["## Not measured", ""]
+        lines += [f"- {loss} / {impl}: {status} ({reason})"
+                  for loss, impl, status, reason in not_measured]
+        lines.append("")
+    if results.get("plots"):
+        lines += ["## Plots", ""]
+        lines += [f"![{os.path.splitext(p)[0]}]({p})" for p in results["plots"]]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def summary_text(results):
+    """The table printed on the terminal at the end of a run."""
+    header = ["loss", "op", "n", "dtype", "thr", "fastloss", "GB/s", "%floor"]
+    others = _others(results)
+    header += [f"x {o}" for o in others]
+    lines = []
+    for row in summary_rows(results):
+        line = [row["loss"], row["op"], format_size(row["n"]), row["dtype"], str(row["threads"])]
+        if row["status"] == OK:
+            line += [format_time(row["time"]["median"]), _fmt(row["gbps"], ".2f"),
+                     _fmt(row["pct_floor"], ".0f", "%")]
+        else:
+            line += [row["status"].upper(), "-", "-"]
+        for other in others:
+            match = _find(results["rows"], row, other)
+            if row["speedup"].get(other) is not None:
+                line.append(f"{row['speedup'][other]:.1f}")
+            else:
+                line.append(_cell(match) if match is not None else "-")
+        lines.append(line)
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *lines)]
+    text = ["  ".join(str(x).rjust(w) if i >= 2 else str(x).ljust(w)
+                      for i, (x, w) in enumerate(zip(line, widths))) for line in [header] + lines]
+    m = results["machine"]
+    intro = (f"fastloss {m['fastloss']['version']} on {m['cpu']} "
+             f"({m['logical_cores']} logical cores, OpenMP {'on' if m['openmp'] else 'off'}); "
+             "largest size per loss, most threads; x = other's time / fastloss's time")
+    out = [intro] + text
+    warning = busy_warning(m)
+    if warning:
+        out.append(f"WARNING: {warning}")
+    if results["failures"]:
+        out.append(f"{len(results['failures'])} FAILURE(S):")
+        out += [f"  {f['loss']} {f.get('op') or ''} n={f.get('n')} {f.get('dtype')} "
+                f"{f['impl']}: {f['status']}: {f['reason']}" for f in results["failures"]]
+    if results["skipped"]:
+        out.append(f"{len(results['skipped'])} size(s) skipped over the memory budget")
+    return "\n".join(out)
+
+
+def write(results, out_dir, plots=True):
+    """Write results.json, report.md and (when matplotlib is installed) the plots; returns the
+    list of written paths. Plots that cannot be drawn are noted in the results, not fatal."""
+    os.makedirs(out_dir, exist_ok=True)
+    written = []
+    results["plots"] = []
+    if plots:
+        from fastloss.bench import plots as plot_module
+        try:
+            results["plots"] = plot_module.draw_all(results, out_dir)
+        except plot_module.MatplotlibMissing as exc:
+            results["plots_note"] = str(exc)
+        written += [os.path.join(out_dir, p) for p in results["plots"]]
+    path = os.path.join(out_dir, "results.json")
+    with open(path, "w") as f:
+        json.dump(results, f, indent=1, default=_json_default)
+        f.write("\n")
+    written.append(path)
+    path = os.path.join(out_dir, "report.md")
+    with open(path, "w") as f:
+        f.write(markdown(results))
+    written.append(path)
+    return written
+
+
+def _json_default(value):
+    if hasattr(value, "item"):          # NumPy scalars
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
+def load(path):
+    with open(path) as f:
+        results = json.load(f)
+    if not isinstance(results, dict) or not str(results.get("schema", "")).startswith(
+            "fastloss-bench/"):
+        raise ValueError(f"{path} is not a fastloss bench results.json")
+    return results

@@ -1,0 +1,303 @@
+"""The benchmark run: every (loss, size, dtype, operation, implementation, threads), checked
+for agreement, then timed, next to the bandwidth floor measured in the same run.
+
+For each case (a loss's inputs at one size and dtype) and operation:
+1. every implementation is called once per thread count: that is its warm-up, and its result is
+   checked against the NumPy reference (against fastloss where a loss has no reference). A
+   mismatch or an exception is recorded as a failure and that implementation is not timed; the
+   run goes on.
+2. each implementation that agreed is timed (``timing.measure``); implementations the thread
+   setting does not apply to (NumPy, JAX) are timed once.
+3. the bandwidth floor of the same bytes and threads is looked up or measured (``probe``).
+Sizes whose estimated peak memory exceeds the budget are skipped and listed as such.
+"""
+
+import datetime
+import tracemalloc
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import fastloss as fl
+from fastloss.bench import cases as C
+from fastloss.bench import machine, probe, timing
+from fastloss.bench import peers as peer_module
+
+SCHEMA = "fastloss-bench/1"
+DEFAULT_SIZES = [10 ** k for k in range(3, 9)]          # 1e3 .. 1e8, capped by memory
+QUICK_SIZES = [10 ** 3, 10 ** 5, 10 ** 6]
+DEFAULT_DTYPES = ["float64", "float32"]
+MEMORY_FRACTION = 0.6      # default budget: this share of the memory available at start
+
+
+@dataclass
+class Settings:
+    """What to measure and how long; the defaults are the full report."""
+    losses: list = None                    # names; None: every registered loss
+    sizes: list = field(default_factory=lambda: list(DEFAULT_SIZES))
+    dtypes: list = field(default_factory=lambda: list(DEFAULT_DTYPES))
+    threads: list = None                   # None: 1 and all (fl.get_num_threads())
+    ops: tuple = C.OPS
+    peers: list = None                     # names or Peer objects; None: every known peer
+    budget: timing.Budget = field(default_factory=lambda: timing.FULL)
+    memory_budget: int = None              # bytes; None: MEMORY_FRACTION of available memory
+    seed: int = 0
+    quick: bool = False
+    command: str = ""
+
+    def resolved(self):
+        """A copy with every None filled in (the registry, the thread counts, the peers)."""
+        losses = list(self.losses) if self.losses else fl.available()
+        for name in losses:
+            fl.get(name)                   # an unknown name raises ValueError naming the choices
+        threads = self.threads or sorted({1, fl.get_num_threads()})
+        peers = [peer_module.get_peer(p) if isinstance(p, str) else p
+                 for p in (self.peers if self.peers is not None else peer_module.PEERS)]
+        memory = self.memory_budget
+        if memory is None:
+            available = machine.available_memory()
+            memory = int(available * MEMORY_FRACTION) if available else 4 << 30
+        return Settings(losses=losses, sizes=[int(n) for n in self.sizes],
+                        dtypes=[np.dtype(d).name for d in self.dtypes],
+                        threads=sorted({int(t) for t in threads}), ops=tuple(self.ops),
+                        peers=peers, budget=self.budget, memory_budget=memory, seed=self.seed,
+                        quick=self.quick, command=self.command)
+
+    def as_dict(self):
+        return {"losses": self.losses, "sizes": self.sizes, "dtypes": self.dtypes,
+                "threads": self.threads, "ops": list(self.ops),
+                "peers": [p if isinstance(p, str) else p.name for p in self.peers or []],
+                "budget": vars(self.budget), "memory_budget_bytes": self.memory_budget,
+                "seed": self.seed, "quick": self.quick, "command": self.command}
+
+
+class _NullProgress:
+    def update(self, steps=1, label=""):
+        pass
+
+    def close(self):
+        pass
+
+
+# --------------------------------------------------------------------------- memory estimate
+
+_PROBE_N = 4096
+
+
+def bytes_per_element(loss, dtype):
+    """Peak bytes per unit of n while measuring `loss`: inputs, fastloss's gradient and the
+    NumPy reference's temporaries, traced at a small size (NumPy reports to tracemalloc)."""
+    case = C.make_case(loss, _PROBE_N, dtype)
+    started = not tracemalloc.is_tracing()
+    if started:
+        tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        for op in ("value", "grad"):
+            for impl in (C.fastloss_impl(case, op, 1), C.reference_impl(case, op)):
+                if isinstance(impl, C.Impl):
+                    try:
+                        impl.call()
+                    except Exception:
+                        pass                # reported when the case is measured
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        if started:
+            tracemalloc.stop()
+    return (2 * case.input_bytes + peak) / _PROBE_N
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def _units_per_case(settings):
+    """Progress steps of one case: each (thread count, implementation) pair of each op."""
+    return len(settings.ops) * len(settings.threads) * (2 + len(settings.peers))
+
+
+def planned_units(settings):
+    """The progress total of a run of these (resolved) settings."""
+    return (len(settings.losses) * len(settings.sizes) * len(settings.dtypes)
+            * _units_per_case(settings))
+
+
+def run(settings=None, progress=None):
+    """Measure everything `settings` asks for; returns the results dict (see report.py)."""
+    settings = (settings or Settings()).resolved()
+    progress = progress or _NullProgress()
+    progress.update(0, "importing peers")
+    peer_status = {peer.name: peer.status() for peer in settings.peers}
+    results = {
+        "schema": SCHEMA,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "settings": settings.as_dict(),
+        "machine": machine.describe(peer_status),
+        "rows": [],
+        "bandwidth": [],
+        "skipped": [],
+        "failures": [],
+    }
+    bandwidth = probe.BandwidthProbe(settings.budget)
+    per_case_units = _units_per_case(settings)
+    for name in settings.losses:
+        loss = fl.get(name)
+        for dtype in settings.dtypes:
+            try:
+                per_n = bytes_per_element(loss, dtype)
+            except Exception as exc:
+                _fail(results, {"loss": name, "dtype": dtype, "op": None, "n": None,
+                                "impl": "make_inputs", "threads": None, "status": "error",
+                                "reason": f"{type(exc).__name__}: {exc}"})
+                progress.update(per_case_units * len(settings.sizes))
+                continue
+            for n in settings.sizes:
+                estimate = int(per_n * n * 1.25)
+                if estimate > settings.memory_budget:
+                    results["skipped"].append({
+                        "loss": name, "n": n, "dtype": dtype, "estimated_bytes": estimate,
+                        "reason": f"needs about {estimate / 2**30:.1f} GiB, over the memory "
+                                  f"budget of {settings.memory_budget / 2**30:.1f} GiB"})
+                    progress.update(per_case_units)
+                    continue
+                progress.update(0, f"{name} n={C.format_size(n)} {dtype}")
+                try:
+                    case = C.make_case(loss, n, dtype, settings.seed)
+                except Exception as exc:
+                    _fail(results, {"loss": name, "dtype": dtype, "op": None, "n": n,
+                                    "impl": "make_inputs", "threads": None, "status": "error",
+                                    "reason": f"{type(exc).__name__}: {exc}"})
+                    progress.update(per_case_units)
+                    continue
+                for op in settings.ops:
+                    _measure_op(results, settings, case, op, bandwidth, progress)
+                del case
+    results["bandwidth"] = bandwidth.records()
+    results["machine"]["load_average_end"] = machine.describe_load()
+    progress.close()
+    return results
+
+
+def _fail(results, row):
+    results["failures"].append({k: row.get(k) for k in
+                                ("loss", "op", "n", "dtype", "impl", "threads", "status",
+                                 "reason")})
+
+
+def _call(impl):
+    with impl.threads():
+        return impl.finish(impl.call())
+
+
+def _base_row(case, op, impl_name, threads):
+    return {"loss": case.name, "op": op, "n": case.n, "dtype": case.dtype.name,
+            "impl": impl_name, "threads": threads, "threaded": False, "note": "",
+            "status": None, "reason": "",
+            "input_bytes": case.input_bytes, "output_bytes": None, "bytes": None,
+            "time": None, "gbps": None, "floor": None, "pct_floor": None, "speedup": {}}
+
+
+def _measure_op(results, settings, case, op, bandwidth, progress):
+    label = f"{case.name} {op} n={C.format_size(case.n)} {case.dtype.name}"
+    # 1. every implementation at every thread count it honours
+    entries = []                    # (row, impl or None)
+    for t in settings.threads:
+        for impl in C.implementations(case, op, t, settings.peers):
+            if isinstance(impl, C.Unavailable):
+                if t == settings.threads[0]:
+                    row = _base_row(case, op, impl.name, None)
+                    row.update(status=impl.status, reason=impl.reason)
+                    entries.append((row, None))
+                    if impl.status == "error":
+                        _fail(results, row)
+                progress.update(1)
+                continue
+            if not impl.threaded:
+                if t != settings.threads[0]:
+                    progress.update(1)
+                    continue
+                threads = impl.fixed_threads
+            else:
+                threads = t
+            row = _base_row(case, op, impl.name, threads)
+            row.update(threaded=impl.threaded, note=impl.note)
+            entries.append((row, impl))
+
+    # 2. results, checked against the reference (or fastloss when there is none). The reference
+    #    goes first, then fastloss; only the expected result is kept, so at most two results of
+    #    a size are alive at once (at 10^8 elements, each gradient is most of a GiB).
+    priority = {"numpy": 0, "fastloss": 1}
+    checked = sorted((e for e in entries if e[1] is not None),
+                     key=lambda e: priority.get(e[0]["impl"], 2))
+    expected, against, output_bytes = None, None, None
+    for row, impl in checked:
+        try:
+            value = _call(impl)
+        except Exception as exc:
+            row.update(status="error", reason=f"{type(exc).__name__}: {exc}")
+            continue
+        if row["impl"] == "fastloss" and output_bytes is None and op != "value":
+            output_bytes = C.output_bytes(value if op == "grad" else value[1])
+        if expected is None and row["impl"] in priority:
+            expected, against = value, row["impl"]
+            continue
+        if expected is None:
+            row.update(status="error", reason="nothing to check against (the reference and "
+                                              "fastloss are both unavailable or failing)")
+            continue
+        ok, why = C.agree(value, expected, case.dtype)
+        if not ok:
+            row.update(status="mismatch", reason=f"disagrees with {against}: {why}")
+        elif against != "numpy" and row["impl"] != "fastloss":
+            row["reason"] = "checked against fastloss (no NumPy reference)"
+        del value
+    if output_bytes is None:
+        output_bytes = 0
+        if op != "value" and expected is not None:      # fastloss failed: the reference's size
+            grads = expected if op == "grad" else expected[1]
+            output_bytes = C.output_bytes(grads) // 8 * case.dtype.itemsize
+    del expected
+
+    # 3. time what agreed, next to its floor
+    for row, impl in entries:
+        row["output_bytes"] = output_bytes
+        row["bytes"] = case.input_bytes + output_bytes
+        results["rows"].append(row)
+        if impl is None:
+            continue
+        if row["status"] in ("error", "mismatch"):
+            _fail(results, row)
+            progress.update(1, label)
+            continue
+        with impl.threads():
+            measured = timing.measure(impl.call, settings.budget)
+        stats = measured.summary()
+        floor_threads = row["threads"] or max(settings.threads)
+        floor = bandwidth.floor(probe.KINDS[op], case.input_bytes, output_bytes,
+                                probe.probe_dtype(case.inputs), floor_threads)
+        row.update(status="ok", time=stats,
+                   gbps=row["bytes"] / stats["median"] / 1e9 if stats["median"] > 0 else None,
+                   floor={"kind": floor["kind"], "threads": floor_threads,
+                          "median": floor["median"], "gbps": floor["gbps"],
+                          "numpy_dot_median": floor.get("numpy_dot_median")},
+                   pct_floor=100.0 * floor["median"] / stats["median"]
+                   if stats["median"] > 0 else None)
+        progress.update(1, label)
+    _speedups([row for row, _ in entries])
+
+
+def _speedups(mine):
+    """speedup[other] = other's median / fastloss's median, on the fastloss rows of one op."""
+    for row in mine:
+        if row["impl"] != "fastloss" or row["status"] != "ok":
+            continue
+        for other in mine:
+            if other["impl"] == "fastloss" or other["status"] != "ok":
+                continue
+            if other["threads"] == row["threads"] or not other["threaded"]:
+                row["speedup"][other["impl"]] = other["time"]["median"] / row["time"]["median"]
+
+
+def exit_code(results):
+    """0 when nothing failed; 1 when an implementation raised or disagreed."""
+    return 1 if results["failures"] else 0

@@ -1,0 +1,79 @@
+"""The timer: warm-up, calibrated inner loops, repeats; the median and the spread.
+
+Like ``timeit``: a call faster than ``sample_time`` is repeated ``loops`` times per sample so the
+clock's resolution and overhead do not dominate; the garbage collector is off while timing.
+Every sample (seconds per call) is kept, so reports and ``compare`` can judge the noise.
+"""
+
+import gc
+import math
+import time
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Budget:
+    """How long to time one measurement."""
+    seconds: float = 1.0         # total time aimed at for the samples of one measurement
+    sample_time: float = 1e-3    # each sample lasts at least this long (inner loops)
+    min_repeats: int = 5         # samples, at least (even if that exceeds `seconds`)
+    max_repeats: int = 50        # samples, at most
+
+
+QUICK = Budget(seconds=0.05, sample_time=2e-4, min_repeats=3, max_repeats=15)
+FULL = Budget(seconds=1.0, sample_time=1e-3, min_repeats=5, max_repeats=50)
+
+
+@dataclass
+class Timing:
+    """Seconds per call: every sample, and their summary."""
+    samples: list = field(default_factory=list)
+    loops: int = 1
+
+    @property
+    def median(self):
+        return _quantile(sorted(self.samples), 0.5)
+
+    def summary(self):
+        s = sorted(self.samples)
+        return {"median": _quantile(s, 0.5), "min": s[0], "max": s[-1],
+                "q1": _quantile(s, 0.25), "q3": _quantile(s, 0.75),
+                "repeats": len(s), "loops": self.loops, "samples": list(self.samples)}
+
+
+def _quantile(sorted_values, q):
+    """Linear-interpolated quantile of a sorted list (NumPy's default method)."""
+    if not sorted_values:
+        return math.nan
+    pos = (len(sorted_values) - 1) * q
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+
+
+def _run(call, loops):
+    start = time.perf_counter()
+    for _ in range(loops):
+        call()
+    return time.perf_counter() - start
+
+
+def measure(call, budget):
+    """Time `call()` (already warmed up once by the caller's correctness check).
+
+    One more untimed-for-the-result call estimates its cost; that fixes the inner loops and the
+    number of samples within the budget.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        estimate = max(_run(call, 1), 1e-9)
+        loops = max(1, math.ceil(budget.sample_time / estimate))
+        per_sample = estimate * loops
+        repeats = int(budget.seconds / per_sample)
+        repeats = max(budget.min_repeats, min(budget.max_repeats, repeats))
+        samples = [_run(call, loops) / loops for _ in range(repeats)]
+    finally:
+        if enabled:
+            gc.enable()
+    return Timing(samples=samples, loops=loops)

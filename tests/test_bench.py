@@ -1,0 +1,399 @@
+"""The benchmark runner's logic (fastloss.bench) on tiny sizes: schema, report, plots, peers,
+agreement checks, compare. Timings here are meaningless by design; only the machinery is tested."""
+
+import copy
+import io
+import json
+import struct
+
+import numpy as np
+import pytest
+
+import fastloss as fl
+from fastloss import cli, reference
+from fastloss._kernels import _parallel
+from fastloss.bench import cases as C
+from fastloss.bench import compare, command, report, runner, timing
+from fastloss.bench.cases import Impl
+from fastloss.bench.peers import Peer
+
+TINY = timing.Budget(seconds=0.002, sample_time=1e-5, min_repeats=3, max_repeats=5)
+
+
+def tiny_settings(**overrides):
+    settings = dict(losses=["mse"], sizes=[1000], dtypes=["float64"], threads=[1], peers=[],
+                    budget=TINY)
+    settings.update(overrides)
+    return runner.Settings(**settings)
+
+
+@pytest.fixture(scope="module")
+def tiny_results():
+    return runner.run(tiny_settings(losses=["mse", "huber"], dtypes=["float64", "float32"]))
+
+
+def _rows(results, **match):
+    return [r for r in results["rows"] if all(r.get(k) == v for k, v in match.items())]
+
+
+# ------------------------------------------------------------------------ results.json
+
+
+def test_results_json_schema(tiny_results, tmp_path):
+    report.write(tiny_results, str(tmp_path), plots=False)
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["schema"] == runner.SCHEMA
+    assert set(results) >= {"created", "settings", "machine", "rows", "bandwidth", "skipped",
+                            "failures"}
+    m = results["machine"]
+    for key in ("cpu", "logical_cores", "physical_cores", "simd", "caches", "memory", "os",
+                "python", "numpy", "peers", "fastloss", "openmp", "default_threads",
+                "load_average"):
+        assert key in m, key
+    assert m["numpy"] == np.__version__
+    assert m["fastloss"]["version"] == fl.__version__ and "build" in m["fastloss"]
+    assert results["failures"] == []
+    # one row per loss x op x dtype x implementation (numpy measured once, fastloss per thread)
+    assert len(results["rows"]) == 2 * 3 * 2 * 2
+    for row in results["rows"]:
+        assert row["status"] == "ok", row
+        t = row["time"]
+        assert t["min"] <= t["q1"] <= t["median"] <= t["q3"] <= t["max"]
+        assert t["repeats"] == len(t["samples"]) >= TINY.min_repeats
+        assert row["bytes"] == row["input_bytes"] + row["output_bytes"]
+        assert row["gbps"] == pytest.approx(row["bytes"] / t["median"] / 1e9)
+        assert row["floor"]["median"] > 0
+        assert row["pct_floor"] == pytest.approx(100 * row["floor"]["median"] / t["median"])
+    itemsize = {"float64": 8, "float32": 4}
+    for row in _rows(results, impl="fastloss"):
+        assert row["input_bytes"] == 2 * 1000 * itemsize[row["dtype"]]
+        assert row["output_bytes"] == (0 if row["op"] == "value" else 1000 * itemsize[row["dtype"]])
+        assert row["speedup"]["numpy"] == pytest.approx(
+            _rows(results, impl="numpy", loss=row["loss"], op=row["op"], dtype=row["dtype"])[0]
+            ["time"]["median"] / row["time"]["median"])
+    kinds = {b["kind"] for b in results["bandwidth"]}
+    assert kinds == {"read", "read_write"}
+
+
+def test_markdown_report(tiny_results):
+    text = report.markdown(tiny_results)
+    assert text.startswith("# fastloss benchmark report")
+    for heading in ("## Machine", "## Peers", "## How to read this", "## Summary",
+                    "## huber", "## mse", "## Bandwidth probe"):
+        assert heading in text, heading
+    assert tiny_results["machine"]["cpu"] in text
+    header = "| op | n | dtype | threads | fastloss | ± | GB/s | % floor | numpy | x numpy |"
+    assert header in text
+    mse_section = text.split("## mse")[1].split("##")[0]
+    table_lines = [l for l in mse_section.splitlines() if l.startswith("| ")][1:]
+    assert len(table_lines) == 3 * 2            # op x dtype, one thread count
+    assert {l.split("|")[1].strip() for l in table_lines} == set(C.OPS)
+    assert "## Failures" not in text
+    summary = report.summary_text(tiny_results)
+    assert "mse" in summary and "x numpy" in summary
+
+
+def test_targets_section(tiny_results):
+    results = copy.deepcopy(tiny_results)
+    for row in results["rows"]:
+        if row["loss"] == "mse":
+            row["n"] = 10 ** 7                      # pretend the tiny run was the target size
+    found = {w: (v, met) for w, n, d, t, v, met in report.targets(results)}
+    assert set(found) == {w for *_, w in report.TARGETS}
+    row = _rows(results, impl="fastloss", loss="mse", op="value", dtype="float64")[0]
+    assert found["mse at least 5x NumPy"][0] == pytest.approx(row["speedup"]["numpy"])
+    assert found["mse at most 1.5x np.dot's time"][0] == pytest.approx(
+        row["time"]["median"] / row["floor"]["numpy_dot_median"])
+    assert "## Targets" in report.markdown(results)
+    assert "## Targets" not in report.markdown(tiny_results)
+
+
+def _png_size(path):
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path.name} is not a PNG"
+    assert data[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def test_plots_are_valid_pngs(tiny_results, tmp_path):
+    pytest.importorskip("matplotlib", reason="matplotlib is not installed: the plots are an "
+                                             "optional extra (pip install 'fastloss[test]')")
+    results = copy.deepcopy(tiny_results)
+    written = report.write(results, str(tmp_path))
+    assert set(results["plots"]) == {"throughput_huber.png", "throughput_mse.png",
+                                     "speedup_numpy.png"}
+    for name in results["plots"]:
+        width, height = _png_size(tmp_path / name)
+        assert width > 100 and height > 100
+        assert str(tmp_path / name) in written
+    assert "![throughput_mse](throughput_mse.png)" in (tmp_path / "report.md").read_text()
+
+
+# ------------------------------------------------------------------------ peers and failures
+
+
+def _wrong_mse(module, case, op, n_threads):
+    """A planted wrong implementation: 1.5 times the right value and gradient."""
+    y, p = case.inputs
+    value = lambda: 1.5 * float(np.mean((y - p) ** 2))
+    grad = lambda: 1.5 * 2.0 * (p - y) / p.size
+    call = {"value": value, "grad": grad, "value_and_grad": lambda: (value(), grad())}[op]
+    return Impl("wrong", call)
+
+
+def test_missing_peer_is_reported_missing(tmp_path):
+    absent = Peer("absentlib", "fastloss_no_such_module_for_tests", "a peer that is not there",
+                  {"mse": _wrong_mse}, threads_note="-")
+    results = runner.run(tiny_settings(peers=[absent]))
+    status = results["machine"]["peers"]["absentlib"]
+    assert status["status"] == "missing" and "not installed" in status["reason"]
+    rows = _rows(results, impl="absentlib")
+    assert len(rows) == 3 and {r["status"] for r in rows} == {"missing"}
+    assert all(r["time"] is None for r in rows)          # never timed, never faked
+    assert results["failures"] == [] and runner.exit_code(results) == 0
+    report.write(results, str(tmp_path), plots=False)
+    text = (tmp_path / "report.md").read_text()
+    assert "| absentlib | missing | not installed" in text
+    assert "x absentlib" in text and "| missing | - |" in text
+
+
+def test_unsupported_loss_and_broken_adapter_are_reported():
+    def broken(module, case, op, n_threads):
+        raise RuntimeError("adapter bug")
+    peer = Peer("mathpeer", "math", "installed, knows only huber", {"huber": broken},
+                threads_note="-")
+    results = runner.run(tiny_settings(losses=["mse", "huber"], peers=[peer]))
+    assert {r["status"] for r in _rows(results, impl="mathpeer", loss="mse")} == {"unsupported"}
+    broken_rows = _rows(results, impl="mathpeer", loss="huber")
+    assert {r["status"] for r in broken_rows} == {"error"}
+    assert all("adapter bug" in r["reason"] for r in broken_rows)
+    assert len(results["failures"]) == 3 and runner.exit_code(results) == 1
+    # the run went on: fastloss and numpy were measured for both losses
+    assert {r["status"] for r in _rows(results, impl="fastloss")} == {"ok"}
+
+
+def test_planted_mismatch_is_a_reported_failure(tmp_path):
+    wrong = Peer("wrong", "numpy", "a wrong implementation", {"mse": _wrong_mse},
+                 threads_note="-")
+    results = runner.run(tiny_settings(losses=["mse", "huber"], peers=[wrong]))
+    rows = _rows(results, impl="wrong", loss="mse")
+    assert {r["status"] for r in rows} == {"mismatch"}
+    assert all(r["time"] is None and "disagrees with numpy" in r["reason"] for r in rows)
+    assert {(f["impl"], f["status"]) for f in results["failures"]} == {("wrong", "mismatch")}
+    assert len(results["failures"]) == 3
+    assert runner.exit_code(results) == 1
+    assert {r["status"] for r in _rows(results, impl="fastloss")} == {"ok"}   # run continued
+    assert "wrong" not in _rows(results, impl="fastloss", loss="mse")[0]["speedup"]
+    text = report.markdown(results)
+    assert "## Failures" in text and "MISMATCH" in text
+
+
+def test_a_wrong_fastloss_result_is_caught(monkeypatch):
+    original = C.fastloss_impl
+
+    def off_by_a_bit(case, op, n_threads):
+        impl = original(case, op, n_threads)
+        if op == "value":
+            impl.finish = lambda v: v * (1 + 1e-3)
+        return impl
+
+    monkeypatch.setattr(C, "fastloss_impl", off_by_a_bit)
+    results = runner.run(tiny_settings())
+    assert [(f["impl"], f["op"], f["status"]) for f in results["failures"]] == \
+        [("fastloss", "value", "mismatch")]
+
+
+def test_loss_without_reference_is_checked_against_fastloss(monkeypatch):
+    monkeypatch.delitem(reference.LOSSES, "mse")
+    right = Peer("rightpeer", "numpy", "a correct implementation", {
+        "mse": lambda module, case, op, n_threads: C.fastloss_impl(case, op, 1)},
+        threads_note="-")
+    results = runner.run(tiny_settings(peers=[right]))
+    assert {r["status"] for r in _rows(results, impl="numpy")} == {"missing"}
+    assert {r["status"] for r in _rows(results, impl="fastloss")} == {"ok"}
+    peer_rows = _rows(results, impl="rightpeer")
+    assert {r["status"] for r in peer_rows} == {"ok"}
+    assert all("checked against fastloss" in r["reason"] for r in peer_rows)
+    assert results["failures"] == []
+
+
+def test_sizes_over_the_memory_budget_are_skipped():
+    results = runner.run(tiny_settings(sizes=[1000, 10 ** 12], memory_budget=64 << 20))
+    assert [s["n"] for s in results["skipped"]] == [10 ** 12]
+    assert {r["n"] for r in results["rows"]} == {1000}
+    assert "## Skipped" in report.markdown(results)
+
+
+# ------------------------------------------------------------------------ compare
+
+
+def test_compare_finds_a_planted_2x_slowdown(tiny_results, tmp_path):
+    old = copy.deepcopy(tiny_results)
+    new = copy.deepcopy(tiny_results)
+    target = _rows(new, impl="fastloss", loss="mse", op="grad", dtype="float64")[0]
+    for r in (_rows(old, **{k: target[k] for k in compare.KEY})[0], target):
+        r["time"].update(median=1e-3, q1=0.99e-3, q3=1.01e-3, min=0.98e-3, max=1.03e-3)
+    for key in ("median", "q1", "q3", "min", "max"):
+        target["time"][key] *= 2.0
+    changes = compare.compare(old, new)
+    assert [(c["loss"], c["op"], c["impl"], c["dtype"]) for c in changes["slower"]] == \
+        [("mse", "grad", "fastloss", "float64")]
+    assert changes["slower"][0]["ratio"] == pytest.approx(2.0)
+    assert changes["faster"] == [] and changes["only_old"] == changes["only_new"] == []
+    assert len(changes["unchanged"]) == len(old["rows"]) - 1
+    backwards = compare.compare(new, old)
+    assert len(backwards["faster"]) == 1 and backwards["slower"] == []
+    # through the command line, from files
+    report.write(old, str(tmp_path / "old"), plots=False)
+    report.write(new, str(tmp_path / "new"), plots=False)
+    paths = [str(tmp_path / "old" / "results.json"), str(tmp_path / "new" / "results.json")]
+    assert cli.main(["bench", "compare", *paths]) == 0
+    assert cli.main(["bench", "compare", *paths, "--fail-slower"]) == 1
+
+
+def test_compare_ignores_changes_within_the_noise():
+    noisy = {"median": 1.0, "q1": 0.7, "q3": 1.4, "min": 0.5, "max": 2.0}
+    shifted = {k: v * 1.3 for k, v in noisy.items()}
+    assert compare.classify(noisy, shifted) == "unchanged"
+    steady = {"median": 1.0, "q1": 0.99, "q3": 1.01, "min": 0.98, "max": 1.02}
+    assert compare.classify(steady, {k: v * 1.05 for k, v in steady.items()}) == "unchanged"
+    assert compare.classify(steady, {k: v * 1.3 for k, v in steady.items()}) == "slower"
+    assert compare.classify(steady, {k: v / 1.3 for k, v in steady.items()}) == "faster"
+
+
+# ------------------------------------------------------------------------ pieces
+
+
+def test_agree():
+    assert C.agree(1.0, 1.0 + 1e-9, np.float64) == (True, "")
+    assert not C.agree(1.0, 1.001, np.float64)[0]
+    assert C.agree(1.0, 1.00001, np.float32)[0]
+    g = np.linspace(-1, 1, 11)
+    assert C.agree((0.5, g), (0.5, g.copy()), np.float64)[0]
+    bad = g.copy()
+    bad[3] += 0.01
+    ok, why = C.agree((0.5, bad), (0.5, g), np.float64)
+    assert not ok and "element 3" in why
+    assert not C.agree(g, (g, g), np.float64)[0]             # wrong structure
+    assert C.agree(float("nan"), float("nan"), np.float64)[0]
+
+
+def test_parse_and_format_sizes():
+    assert C.parse_sizes("1e3, 10^5,10**2,1000000") == [1000, 100000, 100, 1000000]
+    assert [C.format_size(n) for n in (1000, 10 ** 8, 1500, 7)] == ["1e3", "1e8", "1500", "7"]
+    with pytest.raises(ValueError):
+        C.parse_size("1.5")
+
+
+def test_cases_are_reproducible():
+    a = C.make_case("huber", 257, np.float32)
+    b = C.make_case("huber", 257, np.float32)
+    assert all(np.array_equal(x, y) for x, y in zip(a.inputs, b.inputs))
+    assert a.inputs[1].dtype == np.float32 and a.params == {"delta": 1.0}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_a, n_b, n_out", [(0, 0, 0), (5, 5, 5), (10000, 10000, 10000),
+                                            (9000, 3000, 20000), (9000, 9000, 100)])
+def test_stream_probe_kernels(dtype, n_a, n_b, n_out):
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal(n_a).astype(dtype)
+    b = rng.standard_normal(n_b).astype(dtype)
+    total = float(np.sum(a, dtype=np.float64) + np.sum(b, dtype=np.float64))
+    for threads in (1, 2):
+        assert _parallel.stream_read(a, b, threads) == pytest.approx(total, abs=1e-9)
+        out = np.full(n_out, 7.0, dtype=dtype)
+        rest = _parallel.stream_read_write(a, b, out, threads)
+        k = min(n_a, n_b, n_out)
+        np.testing.assert_array_equal(out[:k], a[:k] + b[:k])
+        assert not out[k:].any()
+        expected_rest = (np.sum(a[k:], dtype=np.float64) + np.sum(b[k:], dtype=np.float64))
+        assert rest == pytest.approx(expected_rest, abs=1e-9)
+
+
+def test_timer_keeps_every_sample():
+    calls = []
+    t = timing.measure(lambda: calls.append(1), TINY)
+    s = t.summary()
+    assert TINY.min_repeats <= s["repeats"] <= TINY.max_repeats
+    assert len(calls) == 1 + s["repeats"] * s["loops"]      # one calibration call, then samples
+    assert s["min"] <= s["median"] <= s["max"]
+
+
+def test_plain_progress_line():
+    stream = io.StringIO()
+    progress = command.Progress(20, stream=stream)
+    for _ in range(20):
+        progress.update(1, "mse value")
+    progress.close()
+    lines = stream.getvalue().splitlines()
+    assert lines[0].startswith("bench: 5%") and "bench: 100%" in lines[-2]
+    assert lines[-1].startswith("bench: done in")
+
+
+def test_command_line_run(tmp_path, capsys):
+    out = tmp_path / "report"
+    code = cli.main(["bench", "--quick", "--losses", "mse", "--sizes", "1e3", "--dtypes",
+                     "float32", "--threads", "1", "--peers", "none", "--seconds", "0.002",
+                     "--out", str(out), "--no-plots", "--no-progress", "--json"])
+    assert code == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["settings"]["sizes"] == [1000] and printed["settings"]["quick"] is True
+    assert (out / "results.json").exists() and (out / "report.md").exists()
+    assert cli.main(["bench", "--losses", "no_such_loss", "--out", ""]) == 2
+    for argv in (["bench", "--help"], ["bench", "compare", "--help"]):
+        with pytest.raises(SystemExit) as exit_:
+            cli.main(argv)
+        assert exit_.value.code == 0
+    assert "--memory-budget" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------------ benchmarks/ suite
+
+
+class _FakeBenchmark:
+    """Stands in for pytest-benchmark's fixture: calls the function once."""
+
+    def __init__(self):
+        self.group, self.extra_info, self.calls = None, {}, 0
+
+    def __call__(self, fn, *args):
+        self.calls += 1
+        return fn(*args)
+
+
+def test_benchmark_suite_is_driven_by_the_same_registry(monkeypatch):
+    import importlib.util
+    import pathlib
+    monkeypatch.setenv("FASTLOSS_BENCH_SIZES", "1e3")
+    monkeypatch.setenv("FASTLOSS_BENCH_THREADS", "1")
+    monkeypatch.setenv("FASTLOSS_BENCH_PEERS", "none")
+    path = pathlib.Path(__file__).parent.parent / "benchmarks" / "test_losses.py"
+    spec = importlib.util.spec_from_file_location("_bench_suite_under_test", path)
+    suite = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(suite)
+    specs = suite._specs()
+    assert {(s[0], s[3]) for s in specs} == {(l, op) for l in fl.available() for op in C.OPS}
+    assert {s[4] for s in specs} == {"fastloss", "numpy"} and {s[1] for s in specs} == {1000}
+    for spec_ in [s for s in specs if s[0] == "huber"]:
+        fake = _FakeBenchmark()
+        suite.test_loss(fake, spec_)
+        assert fake.calls == 1 and fake.group.startswith("huber ")
+    for spec_ in suite._floor_specs():
+        fake = _FakeBenchmark()
+        suite.test_floor(fake, spec_)
+        assert fake.calls == 1 and fake.group.startswith("floor ")
+    # a wrong result fails the benchmark before anything is timed
+    original = C.fastloss_impl
+
+    def wrong_grad(case, op, n_threads):
+        impl = original(case, op, n_threads)
+        impl.finish = lambda g: g * 1.01
+        return impl
+
+    monkeypatch.setattr(C, "fastloss_impl", wrong_grad)
+    fake = _FakeBenchmark()
+    with pytest.raises(AssertionError, match="fastloss disagrees with numpy"):
+        suite.test_loss(fake, ("huber", 1000, "float64", "grad", "fastloss", 1))
+    assert fake.calls == 0
