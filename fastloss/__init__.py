@@ -17,10 +17,13 @@ from fastloss._loss import Loss, ElementwiseLoss, Param, get, available
 from fastloss._threads import get_num_threads, set_num_threads, threads
 from fastloss._config import show_config, config
 from fastloss.losses.regression import mse, mae, huber, quantile, log_cosh
+from fastloss.losses.binary import (binary_cross_entropy, binary_cross_entropy_with_logits,
+                                    hinge, squared_hinge, focal)
 from fastloss import reference
 
 __all__ = [
     "Loss", "ElementwiseLoss", "Param", "get", "available",
     "get_num_threads", "set_num_threads", "threads", "show_config", "config", "reference",
     "mse", "mae", "huber", "quantile", "log_cosh",
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "hinge", "squared_hinge", "focal",
 ]
