@@ -431,6 +431,41 @@ def test_hinge_labels_in_any_layout():
         fl.hinge(bad, s)
 
 
+@pytest.mark.parametrize("dtype", ["<f8", ">f8", "<f4", "<f2"])
+@pytest.mark.parametrize("position", [0, 4095, 4096, 9999])
+@pytest.mark.parametrize("kind", ["half", "two", "inf", "-inf", "next_after_one", "subnormal"])
+def test_hinge_label_scan_finds_every_kind_of_bad_value(dtype, position, kind):
+    # The scan reads bit patterns in blocks of 4096: bad values at block edges, values one ulp
+    # away from a label, subnormals (zero high word in float64) and infinities must all be found.
+    dt = np.dtype(dtype)
+    finfo = np.finfo(dt)
+    value = {"half": 0.5, "two": 2.0, "inf": np.inf, "-inf": -np.inf,
+             "next_after_one": np.nextafter(dt.type(1), dt.type(2)),
+             "subnormal": finfo.smallest_subnormal}[kind]
+    y = np.ones(10000, dt)
+    y[::3] = -1
+    y[position] = value
+    with pytest.raises(ValueError, match=f"y_true must hold labels.* at index {position}$"):
+        fl.hinge(y, np.zeros(10000))
+
+
+@pytest.mark.parametrize("dtype", ["<f8", ">f8", "<f4"])
+def test_hinge_label_scan_accepts_nan_and_signed_zero(dtype):
+    y = np.ones(9000, dtype)
+    y[::2] = 0.0
+    y[5000] = -0.0
+    y[7] = np.nan
+    s = np.linspace(-2, 2, 9000)
+    per = fl.hinge(y, s, reduction="none")
+    assert np.isnan(per[7]) and np.isnan(per).sum() == 1
+    np.testing.assert_array_equal(np.delete(per, 7),
+                                  np.delete(reference.hinge(np.nan_to_num(y.astype(float)), s), 7))
+    # -0.0 is label 0 (read as -1), so -1 and -0.0 cannot be mixed either.
+    y[1] = -1.0
+    with pytest.raises(ValueError, match="mixes the labels -1 and 0"):
+        fl.hinge(y, s)
+
+
 # ----------------------------------------------------------------------------- bad input
 
 

@@ -7,6 +7,8 @@ focal, labels {-1, +1} or {0, 1} for the hinge losses, predictions in [0, 1] for
 probability form. NaN is not an error anywhere: it propagates to the result.
 """
 
+import sys
+
 import numpy as np
 
 from fastloss import _validation as V
@@ -37,6 +39,13 @@ def _check_unit_interval(arr, name, what, loss_name):
                          f"{arr.reshape(-1)[first].item()!r} at index {_flat_index(arr, first)}")
 
 
+# scan_sign_labels arguments per dtype: (words per label, index of the sign/exponent word,
+# bits of 1.0 and of inf in that word).
+_HIGH_WORD = 1 if sys.byteorder == "little" else 0
+_LABEL_WORDS = {np.dtype(np.float32): (1, 0, 0x3F800000, 0x7F800000),
+                np.dtype(np.float64): (2, _HIGH_WORD, 0x3FF00000, 0x7FF00000)}
+
+
 def _sign_label_coding(y, loss_name):
     """(label_scale, label_shift) turning y_true into t = scale * y + shift in {-1, +1}.
 
@@ -46,10 +55,13 @@ def _sign_label_coding(y, loss_name):
     if y.size == 0:
         return 1.0, 0.0
     if y.dtype.kind == "f":
-        labels = y if y.dtype in (np.float32, np.float64) else y.astype(np.float64)
+        labels = y
+        if labels.dtype not in _LABEL_WORDS or not labels.dtype.isnative:
+            labels = labels.astype(np.float64 if labels.dtype.itemsize > 4 else np.float32)
         order = "F" if labels.flags.f_contiguous and not labels.flags.c_contiguous else "C"
         flat = labels.ravel(order)   # a view for contiguous input
-        first_bad, any_neg, any_zero = scan_sign_labels(flat)
+        first_bad, any_neg, any_zero = scan_sign_labels(flat.view(np.uint32),
+                                                        *_LABEL_WORDS[flat.dtype])
         if first_bad >= 0:
             raise ValueError(f"y_true must hold labels in {{-1, +1}} or {{0, 1}} for {loss_name}; "
                              f"found {flat[first_bad].item()!r} at index "
