@@ -25,20 +25,26 @@ cdef inline logistic_t _logistic(double z) noexcept nogil:
     cdef double e = exp(-fabs(z))
     cdef double l = log1p(e)
     cdef double r = 1.0 / (1.0 + e)
+    cdef double er = e * r
+    cdef double z_pos = z if z > 0.0 else 0.0
+    cdef double z_neg = 0.0 if z > 0.0 else -z
     cdef logistic_t s
-    # Selects, not branches (NaN z makes e, and so every field, NaN).
-    s.softplus_pos = (z if z > 0.0 else 0.0) + l
-    s.softplus_neg = (0.0 if z > 0.0 else -z) + l
-    s.sig_pos = r if z >= 0.0 else e * r
-    s.sig_neg = e * r if z >= 0.0 else r
+    # Every arithmetic result is computed before the selects, which only choose between values:
+    # gcc turns such selects into conditional moves, but does not speculate a multiply out of a
+    # branch (random signs would then mispredict). NaN z makes e, and so every field, NaN.
+    s.softplus_pos = z_pos + l
+    s.softplus_neg = z_neg + l
+    s.sig_pos = r if z >= 0.0 else er
+    s.sig_neg = er if z >= 0.0 else r
     return s
 
 cdef inline double _bce_logits_loss(double y, double pos_weight, logistic_t s) noexcept nogil:
     # pos_weight*y*softplus(-z) + (1-y)*softplus(z): two non-negative terms, no cancellation.
-    # A term whose coefficient is 0 is dropped, so z = +-inf gives the limit, not 0 * inf = NaN.
+    # A term whose coefficient is 0 is dropped, so z = +-inf gives the limit, not 0 * inf = NaN
+    # (products first, then selects: see _logistic).
     cdef double c_pos = pos_weight * y, c_neg = 1.0 - y
-    return ((0.0 if c_pos == 0.0 else c_pos * s.softplus_neg)
-            + (0.0 if c_neg == 0.0 else c_neg * s.softplus_pos))
+    cdef double t_pos = c_pos * s.softplus_neg, t_neg = c_neg * s.softplus_pos
+    return (0.0 if c_pos == 0.0 else t_pos) + (0.0 if c_neg == 0.0 else t_neg)
 
 cdef inline double _bce_logits_grad(double y, double pos_weight, logistic_t s) noexcept nogil:
     # -pos_weight*y*sigmoid(-z) + (1-y)*sigmoid(z); equals sigmoid(z) - y when pos_weight == 1,
@@ -212,18 +218,19 @@ cdef inline double _logaddexp(double u, double v) noexcept nogil:
     cdef double top = u if u > v else v
     return top + log1p(exp(-fabs(u - v)))   # NaN stays NaN
 
+# Labels take a select (y == 1 or y == 0, random in a batch); only soft targets take the
+# branch, which is then predictable (a batch is usually all labels or all soft).
+
 cdef inline double _focal_log_q(double y, logistic_t s) noexcept nogil:
-    if y == 1.0:
-        return -s.softplus_pos
-    if y == 0.0:
-        return -s.softplus_neg
+    cdef double label_log_q = -s.softplus_pos if y == 1.0 else -s.softplus_neg
+    if y == 1.0 or y == 0.0:
+        return label_log_q
     return _logaddexp(log(y) - s.softplus_pos, log1p(-y) - s.softplus_neg)
 
 cdef inline double _focal_ratio(double y, logistic_t s, double log_q) noexcept nogil:
-    if y == 1.0:
-        return s.sig_pos
-    if y == 0.0:
-        return s.sig_neg
+    cdef double label_ratio = s.sig_pos if y == 1.0 else s.sig_neg
+    if y == 1.0 or y == 0.0:
+        return label_ratio
     return exp(-(s.softplus_pos + s.softplus_neg) - log_q)
 
 cdef inline grad_hess_t _focal_at_inf(double y, double z, double gamma, double alpha,
