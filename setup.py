@@ -38,6 +38,8 @@ KERNELS = HERE / "fastloss" / "_kernels"
 EXTENSIONS = [
     ("fastloss._kernels._parallel", "_parallel.pyx", None),
     ("fastloss._kernels._regression", "_elementwise.pyx.tp", {"family": "regression"}),
+    ("fastloss._kernels._binary", "_elementwise.pyx.tp", {"family": "binary"}),
+    ("fastloss._kernels._binary_labels", "_binary_labels.pyx", None),
     ("fastloss._kernels._multiclass", "_multiclass.pyx", None),
 ]
 DISPATCHED = {"fastloss._kernels._regression", "fastloss._kernels._binary",

@@ -19,6 +19,8 @@ from fastloss._config import show_config, config
 from fastloss.losses.regression import mse, mae, huber, quantile, log_cosh
 from fastloss.losses.multiclass import (MulticlassLoss, cross_entropy, categorical_cross_entropy,
                                         multiclass_hinge, softmax_focal, kl_divergence)
+from fastloss.losses.binary import (binary_cross_entropy, binary_cross_entropy_with_logits,
+                                    hinge, squared_hinge, focal)
 from fastloss import reference
 from fastloss.scoring import score, ScoreResult
 
@@ -29,4 +31,5 @@ __all__ = [
     "MulticlassLoss", "cross_entropy", "categorical_cross_entropy", "multiclass_hinge",
     "softmax_focal", "kl_divergence",
     "score", "ScoreResult",
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "hinge", "squared_hinge", "focal",
 ]

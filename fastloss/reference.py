@@ -307,6 +307,117 @@ def row_grad_hess(name, target, p, sample_weight=None, hess_floor=0.0, **params)
     h = ROW_LOSSES[name][2](target, p, **params)
     h = np.where(h < hess_floor, hess_floor, h)
     return s[:, None] * ROW_LOSSES[name][1](target, p, **params), s[:, None] * h
+# ------------------------------------------------------------------------------- binary classification
+# Textbook formulas (same conventions as fastloss.losses.binary). Targets y in [0, 1]; the hinge
+# losses take labels {-1, +1} or {0, 1} (read as {-1, +1}).
+
+
+def _sigmoid(z):
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+def _softplus(z):
+    return np.logaddexp(0.0, z)
+
+
+def binary_cross_entropy(y, p, eps=None):
+    eps = np.finfo(np.float64).eps if eps is None else eps
+    p = np.clip(p, eps, 1.0 - eps)
+    return -(y * np.log(p) + (1.0 - y) * np.log(1.0 - p))
+
+
+def binary_cross_entropy_grad(y, p, eps=None):
+    eps = np.finfo(np.float64).eps if eps is None else eps
+    p = np.clip(p, eps, 1.0 - eps)
+    return -y / p + (1.0 - y) / (1.0 - p)
+
+
+def binary_cross_entropy_hess(y, p, eps=None):
+    eps = np.finfo(np.float64).eps if eps is None else eps
+    p = np.clip(p, eps, 1.0 - eps)
+    return y / p ** 2 + (1.0 - y) / (1.0 - p) ** 2
+
+
+def binary_cross_entropy_with_logits(y, z, pos_weight=1.0):
+    pos_weight = 1.0 if pos_weight is None else pos_weight
+    return pos_weight * y * _softplus(-z) + (1.0 - y) * _softplus(z)
+
+
+def binary_cross_entropy_with_logits_grad(y, z, pos_weight=1.0):
+    pos_weight = 1.0 if pos_weight is None else pos_weight
+    s = _sigmoid(z)
+    return (pos_weight * y + 1.0 - y) * s - pos_weight * y
+
+
+def binary_cross_entropy_with_logits_hess(y, z, pos_weight=1.0):
+    pos_weight = 1.0 if pos_weight is None else pos_weight
+    s = _sigmoid(z)
+    return (pos_weight * y + 1.0 - y) * s * (1.0 - s)
+
+
+def _signs(y):
+    """Labels {0, 1} read as {-1, +1}; labels {-1, +1} unchanged."""
+    return 2.0 * y - 1.0 if np.any(y == 0) else y
+
+
+def hinge(y, s, margin=1.0):
+    return np.maximum(0.0, margin - _signs(y) * s)
+
+
+def hinge_grad(y, s, margin=1.0):
+    t = _signs(y)
+    r = margin - t * s
+    return np.where(r > 0, -t, np.where(r < 0, 0.0, -0.5 * t))
+
+
+def hinge_hess(y, s, margin=1.0):
+    return np.zeros(np.broadcast(y, s).shape)
+
+
+def squared_hinge(y, s, margin=1.0):
+    return np.maximum(0.0, margin - _signs(y) * s) ** 2
+
+
+def squared_hinge_grad(y, s, margin=1.0):
+    t = _signs(y)
+    return -2.0 * t * np.maximum(0.0, margin - t * s)
+
+
+def squared_hinge_hess(y, s, margin=1.0):
+    r = margin - _signs(y) * s
+    return np.where(r > 0, 2.0, np.where(r < 0, 0.0, 1.0))
+
+
+def _focal_parts(y, z, gamma, alpha):
+    """torchvision's sigmoid_focal_loss pieces: alpha_t, ce, q = 1 - p_t, sigmoid."""
+    p = _sigmoid(z)
+    ce = binary_cross_entropy_with_logits(y, z)
+    q = 1.0 - (p * y + (1.0 - p) * (1.0 - y))
+    alpha_t = 1.0 if alpha is None or alpha < 0 else alpha * y + (1.0 - alpha) * (1.0 - y)
+    return alpha_t, ce, q, p
+
+
+def focal(y, z, gamma=2.0, alpha=0.25):
+    alpha_t, ce, q, _ = _focal_parts(y, z, gamma, alpha)
+    return alpha_t * ce * q ** gamma
+
+
+def focal_grad(y, z, gamma=2.0, alpha=0.25):
+    # d/dz [ce q^g] = (p - y) q^g + ce g q^(g-1) dq/dz, with dq/dz = (1 - 2y) p (1 - p).
+    alpha_t, ce, q, p = _focal_parts(y, z, gamma, alpha)
+    dq = (1.0 - 2.0 * y) * p * (1.0 - p)
+    return alpha_t * ((p - y) * q ** gamma + ce * gamma * q ** (gamma - 1.0) * dq)
+
+
+def focal_hess(y, z, gamma=2.0, alpha=0.25):
+    alpha_t, ce, q, p = _focal_parts(y, z, gamma, alpha)
+    s1 = p * (1.0 - p)
+    dq = (1.0 - 2.0 * y) * s1
+    d2q = (1.0 - 2.0 * y) * s1 * (1.0 - 2.0 * p)
+    m = q ** gamma
+    dm = gamma * q ** (gamma - 1.0) * dq
+    d2m = gamma * ((gamma - 1.0) * q ** (gamma - 2.0) * dq ** 2 + q ** (gamma - 1.0) * d2q)
+    return alpha_t * (s1 * m + 2.0 * (p - y) * dm + ce * d2m)
 
 
 # ------------------------------------------------------------------------------- reductions
@@ -321,6 +432,8 @@ def _register(*names):
 
 
 _register("mse", "mae", "huber", "quantile", "log_cosh")
+_register("binary_cross_entropy", "binary_cross_entropy_with_logits", "hinge", "squared_hinge",
+          "focal")
 
 
 def _weights(w, shape):

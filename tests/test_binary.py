@@ -1,0 +1,569 @@
+"""Binary classification losses: reference, derivatives, extremes, textbook values, bad input,
+thread-count determinism."""
+
+import math
+
+import mpmath as mp
+import numpy as np
+import pytest
+
+import fastloss as fl
+from fastloss import reference
+
+mp.mp.dps = 60
+
+LOGIT_LOSSES = ["binary_cross_entropy_with_logits", "focal"]
+SIGN_LOSSES = ["hinge", "squared_hinge"]
+
+# (loss name, parameters): every parameter path of every binary loss.
+CASES = [
+    ("binary_cross_entropy", {}),
+    ("binary_cross_entropy", {"eps": 1e-3}),
+    ("binary_cross_entropy_with_logits", {}),
+    ("binary_cross_entropy_with_logits", {"pos_weight": 2.5}),
+    ("binary_cross_entropy_with_logits", {"pos_weight": 0.0}),
+    ("hinge", {}),
+    ("hinge", {"margin": 0.5}),
+    ("squared_hinge", {}),
+    ("squared_hinge", {"margin": 2.0}),
+    ("focal", {}),
+    ("focal", {"gamma": 0.5, "alpha": -1.0}),
+    ("focal", {"gamma": 3.0, "alpha": 0.75}),
+    ("focal", {"gamma": 1.0, "alpha": None}),
+]
+
+
+def case_id(case):
+    name, params = case
+    return name + "".join(f"-{k}={v}" for k, v in params.items())
+
+
+# Every case with labels, and with soft targets where the loss allows them.
+TARGET_CASES = [pytest.param(case, soft, id=case_id(case) + ("-soft" if soft else "-labels"))
+                for case in CASES for soft in (False, True)
+                if not (soft and case[0] in SIGN_LOSSES)]
+
+
+def _inputs(name, n, dtype, rng, soft=False):
+    """Valid random inputs (labels, or soft targets where the loss allows them)."""
+    y, p = fl.get(name).make_inputs(n, dtype, rng)
+    if soft and name not in SIGN_LOSSES:
+        y = rng.uniform(0.0, 1.0, n).astype(dtype)
+    return y, p
+
+
+def _reference_params(name, params, dtype):
+    """The parameters the kernel sees: BCE's default eps is that of the prediction dtype."""
+    if name == "binary_cross_entropy" and params.get("eps") is None:
+        return {**params, "eps": float(np.finfo(dtype).eps)}
+    return params
+
+
+def _tol(dtype):
+    return dict(rtol=1e-10, atol=1e-13) if dtype == np.float64 else dict(rtol=2e-5, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- reference
+
+
+@pytest.mark.parametrize("case,soft", TARGET_CASES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f8", "f4"])
+@pytest.mark.parametrize("n", [1, 7, 1001, 4099])
+def test_matches_reference(case, soft, dtype, n):
+    name, params = case
+    rng = np.random.default_rng(n)
+    y, p = _inputs(name, n, dtype, rng, soft)
+    w = rng.uniform(0.0, 2.0, n).astype(dtype)
+    loss = fl.get(name)
+    rp = _reference_params(name, params, dtype)
+    tol = _tol(dtype)
+
+    assert math.isclose(loss(y, p, **params), reference.value(name, y, p, **rp),
+                        rel_tol=tol["rtol"], abs_tol=tol["atol"])
+    assert math.isclose(loss(y, p, sample_weight=w, reduction="sum", **params),
+                        reference.value(name, y, p, w, "sum", **rp),
+                        rel_tol=tol["rtol"], abs_tol=tol["atol"] * n)
+    per = loss(y, p, sample_weight=w, reduction="none", **params)
+    assert per.dtype == dtype
+    np.testing.assert_allclose(per, reference.value(name, y, p, w, "none", **rp), **tol)
+
+    g = loss.grad(y, p, sample_weight=w, **params)
+    assert g.dtype == dtype and g.shape == p.shape
+    np.testing.assert_allclose(g, reference.grad(name, y, p, w, **rp),
+                               rtol=tol["rtol"], atol=tol["atol"] / n)
+    value, g2 = loss.value_and_grad(y, p, sample_weight=w, **params)
+    np.testing.assert_array_equal(g2, g)   # the fused pass writes the same gradient
+    assert math.isclose(value, loss(y, p, sample_weight=w, **params), rel_tol=1e-14, abs_tol=0)
+
+    gh, hh = loss.grad_hess(y, p, sample_weight=w, **params)
+    rg, rh = reference.grad_hess(name, y, p, w, **rp)
+    np.testing.assert_allclose(gh, rg, **tol)
+    np.testing.assert_allclose(hh, rh, rtol=tol["rtol"], atol=tol["atol"] * max(1.0, np.abs(rh).max()))
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_make_inputs_are_valid_and_finite(case):
+    name, params = case
+    y, p = fl.get(name).make_inputs(257, np.float32, np.random.default_rng(0))
+    assert y.dtype == p.dtype == np.float32
+    value, g = fl.get(name).value_and_grad(y, p, **params)
+    assert math.isfinite(value) and np.all(np.isfinite(g))
+
+
+# ----------------------------------------------------------------------------- finite differences
+
+
+def _away_from_kinks(name, y, p, params, gap=1e-3):
+    """Hinge losses: keep the points whose margin is not within `gap` of the kink."""
+    if name not in SIGN_LOSSES:
+        return y, p
+    t = 2.0 * y - 1.0 if np.any(y == 0) else y
+    keep = np.abs(params.get("margin", 1.0) - t * p) > gap
+    return y[keep], p[keep]
+
+
+@pytest.mark.parametrize("case,soft", TARGET_CASES)
+def test_finite_differences(case, soft):
+    name, params = case
+    rng = np.random.default_rng(3)
+    y, p = _inputs(name, 400, np.float64, rng, soft)
+    if name == "binary_cross_entropy":
+        p = np.clip(p, 0.05, 0.95)          # the clip is not differentiable at eps
+    y, p = _away_from_kinks(name, y, p, params)
+    loss = fl.get(name)
+    h = 1e-5 * np.maximum(1.0, np.abs(p))
+    up = loss(y, p + h, reduction="none", **params)
+    down = loss(y, p - h, reduction="none", **params)
+    g, hess = loss.grad_hess(y, p, **params)
+    np.testing.assert_allclose(loss.grad(y, p, reduction="none", **params), g, rtol=0, atol=0)
+    np.testing.assert_allclose(g, (up - down) / (2 * h), rtol=1e-6, atol=1e-8)
+    g_up = loss.grad(y, p + h, reduction="none", **params)
+    g_down = loss.grad(y, p - h, reduction="none", **params)
+    # grad_hess floors the second derivative at hess_floor (default 0): focal's can be negative.
+    np.testing.assert_allclose(hess, np.maximum((g_up - g_down) / (2 * h), 0.0), rtol=1e-5, atol=1e-7)
+
+
+def test_grad_of_mean_includes_the_weights():
+    rng = np.random.default_rng(5)
+    y, z = _inputs("focal", 50, np.float64, rng)
+    w = rng.uniform(0.5, 1.5, 50)
+    g = fl.focal.grad(y, z, sample_weight=w)
+    per = fl.focal.grad(y, z, sample_weight=w, reduction="none")
+    np.testing.assert_allclose(g, per / w.sum(), rtol=1e-14)
+
+
+# ----------------------------------------------------------------------------- mpmath extremes
+
+
+def mp_softplus(x):
+    return mp.log1p(mp.exp(x))
+
+
+def mp_sigmoid(x):
+    return 1 / (1 + mp.exp(-x))
+
+
+def mp_bce_logits(y, z, pos_weight=1.0):
+    y, z = mp.mpf(y), mp.mpf(z)
+    return pos_weight * y * mp_softplus(-z) + (1 - y) * mp_softplus(z)
+
+
+def mp_focal(y, z, gamma=2.0, alpha=0.25):
+    y, z = mp.mpf(y), mp.mpf(z)
+    q = y * mp_sigmoid(-z) + (1 - y) * mp_sigmoid(z)
+    alpha_t = 1 if alpha < 0 else alpha * y + (1 - alpha) * (1 - y)
+    return alpha_t * mp_bce_logits(y, z) * q ** gamma
+
+
+def mp_derivatives(f, z):
+    """f(z), f'(z), f''(z) by mpmath numerical differentiation at 320 digits: enough to resolve
+    curvatures like 1e-87 on top of values like 200 (at 60 digits the step noise swamps them)."""
+    with mp.workdps(320):
+        return f(z), mp.diff(f, z), mp.diff(f, z, 2)
+
+
+def _close(got, want, rel=4e-15):
+    """got (a double) against an mpmath value: a few ulp, or exact zero / underflow."""
+    want = float(want)
+    if want == 0.0 or abs(want) < 1e-300:
+        assert abs(got) <= 1e-300, (got, want)
+    else:
+        assert abs(got - want) <= rel * abs(want), (got, want)
+
+
+LOGITS = [-1e4, -700.0, -40.0, -3.0, -1e-10, 0.0, 2e-8, 0.5, 16.0, 40.0, 200.0, 1e4]
+
+
+@pytest.mark.parametrize("y", [0.0, 1.0, 0.3])
+@pytest.mark.parametrize("pos_weight", [1.0, 2.5])
+def test_bce_logits_extremes_against_mpmath(y, pos_weight):
+    z = np.array(LOGITS)
+    ys = np.full_like(z, y)
+    per = fl.binary_cross_entropy_with_logits(ys, z, reduction="none", pos_weight=pos_weight)
+    g, h = fl.binary_cross_entropy_with_logits.grad_hess(ys, z, pos_weight=pos_weight)
+    for zi, li, gi, hi in zip(LOGITS, per, g, h):
+        value, d1, d2 = mp_derivatives(lambda t: mp_bce_logits(y, t, pos_weight), zi)
+        _close(li, value)
+        _close(gi, d1, rel=1e-14)
+        _close(hi, d2, rel=1e-13)
+
+
+def test_bce_logits_issue_examples():
+    # Exact for any finite logit: not the 16.1 of a clipped sigmoid, and no overflow.
+    assert fl.binary_cross_entropy_with_logits([0.0], [40.0]) == 40.0
+    assert fl.binary_cross_entropy_with_logits([1.0], [-1e4]) == 1e4
+    assert fl.binary_cross_entropy_with_logits([1.0], [40.0]) == float(mp_softplus(-40))
+
+
+def test_bce_logits_infinite_logits_give_the_limits():
+    inf = np.inf
+    y = np.array([0.0, 1.0, 0.0, 1.0, 0.5, 0.5])
+    z = np.array([inf, inf, -inf, -inf, inf, -inf])
+    # Limits by hand: softplus(inf) = inf, softplus(-inf) = 0; sigmoid(+-inf) = 1, 0.
+    per = fl.binary_cross_entropy_with_logits(y, z, reduction="none")
+    np.testing.assert_array_equal(per, [inf, 0.0, 0.0, inf, inf, inf])
+    g, h = fl.binary_cross_entropy_with_logits.grad_hess(y, z, pos_weight=2.0)
+    np.testing.assert_array_equal(g, [1.0, 0.0, 0.0, -2.0, 0.5, -1.0])
+    np.testing.assert_array_equal(h, np.zeros(6))
+    assert fl.binary_cross_entropy_with_logits([1.0, 0.0], [inf, -inf]) == 0.0
+
+
+def test_bce_probabilities_at_zero_and_one_against_mpmath():
+    eps64, eps32 = np.finfo(np.float64).eps, np.finfo(np.float32).eps
+    y = np.array([1.0, 0.0, 1.0, 0.0, 1.0, 0.3])
+    p = np.array([0.0, 1.0, 1.0, 0.0, 1e-300, 0.0])
+    per = fl.binary_cross_entropy(y, p, reduction="none")
+    e = mp.mpf(eps64)
+    want = [-mp.log(e), -mp.log(e), -mp.log1p(-e), -mp.log1p(-e), -mp.log(e),
+            -(mp.mpf(0.3) * mp.log(e) + mp.mpf(0.7) * mp.log1p(-e))]
+    for got, w in zip(per, want):
+        _close(got, w)
+    # float32 predictions clip at the float32 epsilon.
+    per32 = fl.binary_cross_entropy([1.0, 0.0], np.array([0.0, 1.0], np.float32), reduction="none")
+    assert per32.dtype == np.float32
+    np.testing.assert_allclose(per32, float(-mp.log(mp.mpf(float(eps32)))), rtol=1e-7)
+    # Gradient at the clipped probability, by hand: (eps - 1) / (eps (1 - eps)) = -1/eps.
+    g = fl.binary_cross_entropy.grad([1.0], [0.0], reduction="none")
+    _close(g[0], -1 / e, rel=1e-15)
+    # An explicit eps.
+    _close(fl.binary_cross_entropy([1.0], [0.0], eps=1e-3), -mp.log(mp.mpf(1e-3)))
+
+
+@pytest.mark.parametrize("y", [0.0, 1.0, 0.3, 0.999])
+@pytest.mark.parametrize("gamma,alpha", [(2.0, 0.25), (0.5, -1.0), (3.0, 0.6)])
+def test_focal_extremes_against_mpmath(y, gamma, alpha):
+    z = np.array(LOGITS)
+    ys = np.full_like(z, y)
+    per = fl.focal(ys, z, reduction="none", gamma=gamma, alpha=alpha)
+    g, h = fl.focal.grad_hess(ys, z, gamma=gamma, alpha=alpha)
+    for zi, li, gi, hi in zip(LOGITS, per, g, h):
+        value, d1, d2 = mp_derivatives(lambda t: mp_focal(y, t, gamma, alpha), zi)
+        # Log space keeps full relative precision even where (1 - p_t) is far below 1e-16.
+        _close(li, value, rel=1e-13)
+        _close(gi, d1, rel=1e-12)
+        _close(hi, max(d2, 0), rel=1e-10)   # grad_hess floors at hess_floor = 0
+
+
+def test_focal_large_logit_does_not_saturate():
+    # y = 1, z = 50: (1 - p_t) = sigmoid(-50) ~ 2e-22; a 1 - sigmoid(z) form gives exactly 0.
+    got = fl.focal([1.0], [50.0], gamma=2.0, alpha=0.25)
+    assert got > 0
+    _close(got, mp_focal(1, 50, 2.0, 0.25), rel=1e-13)
+
+
+def test_focal_infinite_logits_give_the_limits():
+    inf = np.inf
+    y = np.array([1.0, 0.0, 1.0, 0.0, 0.3, 0.3])
+    z = np.array([inf, -inf, -inf, inf, inf, -inf])
+    per = fl.focal(y, z, reduction="none", gamma=2.0, alpha=0.25)
+    np.testing.assert_array_equal(per, [0.0, 0.0, inf, inf, inf, inf])
+    g, h = fl.focal.grad_hess(y, z, gamma=2.0, alpha=0.25)
+    # By hand: gradient +-alpha_t * wrong^(gamma + 1), wrong = the target mass the logit excludes.
+    alpha_t = 0.25 * 0.3 + 0.75 * 0.7
+    np.testing.assert_allclose(g, [0.0, 0.0, -0.25, 0.75, alpha_t * 0.7 ** 3, -alpha_t * 0.3 ** 3],
+                               rtol=1e-15)
+    np.testing.assert_array_equal(h, np.zeros(6))
+    # alpha = 1 gives negatives weight 0: the limit is 0, not 0 * inf.
+    assert fl.focal([0.0], [inf], alpha=1.0) == 0.0
+
+
+def test_hinge_infinite_and_huge_scores():
+    inf = np.inf
+    y = np.array([1.0, 1.0, -1.0, -1.0, 1.0])
+    s = np.array([inf, -inf, inf, -inf, -1e300])
+    np.testing.assert_array_equal(fl.hinge(y, s, reduction="none"), [0.0, inf, inf, 0.0, 1e300])
+    np.testing.assert_array_equal(fl.hinge.grad(y, s, reduction="none"), [0.0, -1.0, 1.0, 0.0, -1.0])
+    np.testing.assert_array_equal(fl.squared_hinge(y, s, reduction="none"), [0.0, inf, inf, 0.0, inf])
+    g, h = fl.hinge.grad_hess(y, s)
+    np.testing.assert_array_equal(h, np.zeros(5))
+
+
+def test_nan_propagates():
+    nan = np.nan
+    for name in fl.available():
+        if fl.get(name).family != "binary":
+            continue
+        loss = fl.get(name)
+        y = np.array([1.0, 1.0, 0.0])
+        p = np.array([nan, 0.5, 0.5])
+        per = loss(y, p, reduction="none")
+        assert np.isnan(per[0]) and not np.isnan(per[1:]).any(), name
+        assert np.isnan(loss(y, p))
+        g, h = loss.grad_hess(y, p)
+        assert np.isnan(g[0]) and np.isnan(h[0]), name
+        assert np.isnan(loss(np.array([nan, 1.0]), np.array([0.5, 0.5]), reduction="none")[0]), name
+
+
+# ----------------------------------------------------------------------------- worked examples
+
+
+def test_textbook_spam_examples():
+    # A spam email (label 1) predicted at 0.2: -log(0.2) = 1.609.
+    assert round(fl.binary_cross_entropy([1], [0.2]), 3) == 1.609
+    _close(fl.binary_cross_entropy([1], [0.2]), -mp.log(mp.mpf(0.2)))
+    # A confident correct prediction: -log(0.95) = 0.051 (label 1 at 0.95, label 0 at 0.05).
+    assert round(fl.binary_cross_entropy([1], [0.95]), 3) == 0.051
+    assert round(fl.binary_cross_entropy([0], [0.05]), 3) == 0.051
+    # The same predictions as logits give the same loss.
+    logit = math.log(0.2 / 0.8)
+    assert math.isclose(fl.binary_cross_entropy_with_logits([1], [logit]), -math.log(0.2),
+                        rel_tol=1e-14)
+
+
+def test_textbook_five_email_batch():
+    y = [1, 0, 1, 1, 0]
+    p = [0.9, 0.1, 0.8, 0.7, 0.2]
+    # (-log .9 - log .9 - log .8 - log .7 - log .8) / 5 = 1.013683 / 5 = 0.202737
+    assert round(fl.binary_cross_entropy(y, p), 5) == 0.20274
+    want = -(2 * mp.log(mp.mpf(0.9)) + 2 * mp.log(mp.mpf(0.8)) + mp.log(mp.mpf(0.7))) / 5
+    _close(fl.binary_cross_entropy(y, p), want, rel=1e-15)
+
+
+def test_textbook_hinge_cases():
+    # Label +1: score 2.5 clears the margin (0), 0.8 is inside it (0.2), -0.5 is wrong (1.5).
+    per = fl.hinge([1, 1, 1], [2.5, 0.8, -0.5], reduction="none")
+    np.testing.assert_allclose(per, [0.0, 0.2, 1.5], rtol=1e-15, atol=0)
+    # The same with labels {0, 1} and with label -1 mirrored scores.
+    np.testing.assert_array_equal(fl.hinge([0, 1, 1], [-2.5, 0.8, -0.5], reduction="none"), per)
+    np.testing.assert_array_equal(fl.hinge([-1, -1, -1], [-2.5, -0.8, 0.5], reduction="none"), per)
+    np.testing.assert_allclose(fl.squared_hinge([1, 1, 1], [2.5, 0.8, -0.5], reduction="none"),
+                               [0.0, 0.04, 2.25], rtol=1e-14)
+    # Subgradients: -t inside the margin, 0 outside, -t/2 on it.
+    np.testing.assert_array_equal(fl.hinge.grad([1, 1, 1, -1], [2.5, 0.8, 1.0, -1.0], reduction="none"),
+                                  [0.0, -1.0, -0.5, 0.5])
+
+
+def test_focal_examples_by_hand():
+    # z = 0: p = 0.5, ce = log 2, (1 - p_t)^2 = 0.25; alpha_t = 0.25 (y = 1), 0.75 (y = 0).
+    per = fl.focal([1, 0], [0.0, 0.0], reduction="none")
+    np.testing.assert_allclose(per, [0.25 * math.log(2) * 0.25, 0.75 * math.log(2) * 0.25],
+                               rtol=1e-15)
+    # An easy example (p_t = 0.9) is down-weighted 100-fold relative to its cross-entropy.
+    z = math.log(9.0)
+    assert math.isclose(fl.focal([1], [z], alpha=None), -math.log(0.9) * 0.01, rel_tol=1e-14)
+
+
+def test_pos_weight_scales_the_positive_term():
+    rng = np.random.default_rng(2)
+    z = rng.standard_normal(100)
+    y = np.ones(100)
+    np.testing.assert_allclose(
+        fl.binary_cross_entropy_with_logits(y, z, pos_weight=3.0, reduction="none"),
+        3.0 * fl.binary_cross_entropy_with_logits(y, z, reduction="none"), rtol=1e-15)
+    y0 = np.zeros(100)
+    np.testing.assert_array_equal(
+        fl.binary_cross_entropy_with_logits(y0, z, pos_weight=3.0, reduction="none"),
+        fl.binary_cross_entropy_with_logits(y0, z, reduction="none"))
+    assert fl.binary_cross_entropy_with_logits(y, z, pos_weight=None) == \
+        fl.binary_cross_entropy_with_logits(y, z)
+
+
+@pytest.mark.parametrize("soft", [False, True], ids=["labels", "soft"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f8", "f4"])
+def test_focal_gamma0_is_bce_with_logits(soft, dtype):
+    rng = np.random.default_rng(11)
+    y, z = _inputs("focal", 3001, dtype, rng, soft)
+    z[:6] = [np.inf, -np.inf, 1e4, -1e4, 40.0, -40.0]
+    a = dict(gamma=0.0, alpha=-1.0)
+    np.testing.assert_array_equal(fl.focal(y, z, reduction="none", **a),
+                                  fl.binary_cross_entropy_with_logits(y, z, reduction="none"))
+    np.testing.assert_array_equal(fl.focal.grad(y, z, **a),
+                                  fl.binary_cross_entropy_with_logits.grad(y, z))
+    for got, want in zip(fl.focal.grad_hess(y, z, **a),
+                         fl.binary_cross_entropy_with_logits.grad_hess(y, z)):
+        np.testing.assert_array_equal(got, want)
+
+
+# ----------------------------------------------------------------------------- label coding
+
+
+@pytest.mark.parametrize("name", SIGN_LOSSES)
+def test_zero_one_labels_equal_sign_labels(name):
+    rng = np.random.default_rng(4)
+    signs, s = _inputs(name, 1000, np.float64, rng)
+    zero_one = (signs + 1) / 2
+    loss = fl.get(name)
+    want = loss(signs, s, reduction="none")
+    for labels in (zero_one, zero_one.astype(np.int8), zero_one.astype(bool),
+                   signs.astype(np.int64), signs.astype(np.float32)):
+        np.testing.assert_array_equal(loss(labels, s, reduction="none"), want)
+    np.testing.assert_array_equal(loss.grad_hess(zero_one, s)[0], loss.grad_hess(signs, s)[0])
+    # All-positive input is read the same way under either coding.
+    np.testing.assert_array_equal(loss(np.ones(5), s[:5], reduction="none"),
+                                  loss(signs[:5] * 0 + 1, s[:5], reduction="none"))
+    # All zeros means all negative ({0, 1} coding).
+    np.testing.assert_array_equal(loss(np.zeros(5), s[:5], reduction="none"),
+                                  loss(-np.ones(5), s[:5], reduction="none"))
+
+
+def test_hinge_labels_in_any_layout():
+    y = np.array([[1.0, -1.0, 1.0], [-1.0, 1.0, 1.0]])
+    s = np.array([[0.3, 0.2, -1.0], [2.0, 0.5, 1.5]])
+    want = fl.hinge(y, s, reduction="none")
+    np.testing.assert_array_equal(fl.hinge(np.asfortranarray(y), np.asfortranarray(s),
+                                           reduction="none"), want)
+    big_y = np.zeros((2, 6))
+    big_y[:, ::2] = y
+    np.testing.assert_array_equal(fl.hinge(big_y[:, ::2], s, reduction="none"), want)
+    bad = np.asfortranarray(y.copy())
+    bad[1, 2] = 0.5
+    with pytest.raises(ValueError, match=r"y_true.*0\.5 at index \(1, 2\)"):
+        fl.hinge(bad, s)
+
+
+@pytest.mark.parametrize("dtype", ["<f8", ">f8", "<f4", "<f2"])
+@pytest.mark.parametrize("position", [0, 4095, 4096, 9999])
+@pytest.mark.parametrize("kind", ["half", "two", "inf", "-inf", "next_after_one", "subnormal"])
+def test_hinge_label_scan_finds_every_kind_of_bad_value(dtype, position, kind):
+    # The scan reads bit patterns in blocks of 4096: bad values at block edges, values one ulp
+    # away from a label, subnormals (zero high word in float64) and infinities must all be found.
+    dt = np.dtype(dtype)
+    finfo = np.finfo(dt)
+    value = {"half": 0.5, "two": 2.0, "inf": np.inf, "-inf": -np.inf,
+             "next_after_one": np.nextafter(dt.type(1), dt.type(2)),
+             "subnormal": finfo.smallest_subnormal}[kind]
+    y = np.ones(10000, dt)
+    y[::3] = -1
+    y[position] = value
+    with pytest.raises(ValueError, match=f"y_true must hold labels.* at index {position}$"):
+        fl.hinge(y, np.zeros(10000))
+
+
+@pytest.mark.parametrize("dtype", ["<f8", ">f8", "<f4"])
+def test_hinge_label_scan_accepts_nan_and_signed_zero(dtype):
+    y = np.ones(9000, dtype)
+    y[::2] = 0.0
+    y[5000] = -0.0
+    y[7] = np.nan
+    s = np.linspace(-2, 2, 9000)
+    per = fl.hinge(y, s, reduction="none")
+    assert np.isnan(per[7]) and np.isnan(per).sum() == 1
+    np.testing.assert_array_equal(np.delete(per, 7),
+                                  np.delete(reference.hinge(np.nan_to_num(y.astype(float)), s), 7))
+    # -0.0 is label 0 (read as -1), so -1 and -0.0 cannot be mixed either.
+    y[1] = -1.0
+    with pytest.raises(ValueError, match="mixes the labels -1 and 0"):
+        fl.hinge(y, s)
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize("name", ["binary_cross_entropy", "binary_cross_entropy_with_logits", "focal"])
+@pytest.mark.parametrize("bad", [-0.1, 1.5, np.inf, 2])
+def test_targets_outside_unit_interval(name, bad):
+    y = np.array([0.0, 1.0, bad, 0.0])
+    with pytest.raises(ValueError, match=r"y_true must be targets in \[0, 1\].*at index 2"):
+        fl.get(name)(y, np.full(4, 0.5))
+    with pytest.raises(ValueError, match="y_true"):
+        fl.get(name).grad_hess(y, np.full(4, 0.5))
+
+
+@pytest.mark.parametrize("bad", [-1e-9, 1.0000001, -np.inf])
+def test_probabilities_outside_unit_interval(bad):
+    p = np.array([[0.5, 0.5], [bad, 0.5]])
+    with pytest.raises(ValueError, match=r"y_pred must be probabilities in \[0, 1\].*\(1, 0\)"):
+        fl.binary_cross_entropy(np.ones((2, 2)), p)
+    with pytest.raises(ValueError, match="y_pred"):
+        fl.binary_cross_entropy.value_and_grad(np.ones((2, 2)), p)
+
+
+@pytest.mark.parametrize("name", SIGN_LOSSES)
+@pytest.mark.parametrize("labels,match", [
+    ([1, -1, 2], r"found 2 at index 2"),
+    ([1.0, 0.5, 1.0], r"found 0\.5 at index 1"),
+    ([0, 1, -1], "mixes the labels -1 and 0"),
+    ([0.0, -1.0, 1.0], "mixes the labels -1 and 0"),
+    ([1.0, -np.inf, 1.0], r"found -inf at index 1"),
+    (np.array([1, 1, 3], np.uint8), r"found 3 at index 2"),
+])
+def test_bad_hinge_labels(name, labels, match):
+    with pytest.raises(ValueError, match="y_true.*" + match if "mixes" not in match else match):
+        fl.get(name)(labels, [0.1, 0.2, 0.3])
+
+
+@pytest.mark.parametrize("name,params,arg", [
+    ("binary_cross_entropy", {"eps": 0.0}, "eps"),
+    ("binary_cross_entropy", {"eps": 0.5}, "eps"),
+    ("binary_cross_entropy", {"eps": -1e-3}, "eps"),
+    ("binary_cross_entropy_with_logits", {"pos_weight": -1.0}, "pos_weight"),
+    ("binary_cross_entropy_with_logits", {"pos_weight": np.nan}, "pos_weight"),
+    ("hinge", {"margin": -0.5}, "margin"),
+    ("squared_hinge", {"margin": np.inf}, "margin"),
+    ("focal", {"gamma": -0.1}, "gamma"),
+    ("focal", {"alpha": 1.5}, "alpha"),
+])
+def test_bad_parameters(name, params, arg):
+    with pytest.raises(ValueError, match=arg):
+        fl.get(name)([0.0, 1.0], [0.5, 0.5], **params)
+
+
+def test_bad_parameter_types_and_names():
+    with pytest.raises(TypeError, match="gamma"):
+        fl.focal([1.0], [0.0], gamma="2")
+    with pytest.raises(TypeError, match="unexpected parameter"):
+        fl.hinge([1.0], [0.0], delta=1.0)
+    with pytest.raises(ValueError, match="same shape"):
+        fl.hinge([1.0, -1.0], [0.0])
+    with pytest.raises(TypeError, match="y_true"):
+        fl.focal(["a"], [0.0])
+
+
+def test_empty_input():
+    for name in ["binary_cross_entropy", "binary_cross_entropy_with_logits", "hinge",
+                 "squared_hinge", "focal"]:
+        assert math.isnan(fl.get(name)([], []))
+        assert fl.get(name)([], [], reduction="sum") == 0.0
+
+
+def test_out_is_honoured():
+    y, z = _inputs("focal", 100, np.float32, np.random.default_rng(0))
+    g, h = np.empty_like(z), np.empty_like(z)
+    rg, rh = fl.focal.grad_hess(y, z, out=(g, h))
+    assert np.shares_memory(rg, g) and np.shares_memory(rh, h)
+    buf = np.empty_like(z)
+    assert np.shares_memory(fl.binary_cross_entropy_with_logits.grad(y, z, out=buf), buf)
+
+
+# ----------------------------------------------------------------------------- threads
+
+
+@pytest.mark.parametrize("case", CASES[::2] + [CASES[-1]], ids=case_id)
+def test_bitwise_equal_across_thread_counts(case):
+    name, params = case
+    n = 2 * 16384 + 4093          # above the serial threshold, not a multiple of the block
+    rng = np.random.default_rng(8)
+    y, p = _inputs(name, n, np.float64, rng)
+    w = rng.uniform(0.0, 2.0, n)
+    loss = fl.get(name)
+    results = []
+    for n_threads in (1, 2, 3):
+        with fl.threads(n_threads):
+            value, g = loss.value_and_grad(y, p, sample_weight=w, **params)
+            gh = loss.grad_hess(y, p, **params)
+            results.append((loss(y, p, **params), loss(y, p, reduction="sum", **params),
+                            value, g, *gh))
+    first = results[0]
+    for other in results[1:]:
+        for a, b in zip(first, other):
+            assert np.array_equal(a, b), name   # bitwise: == on every element and value
