@@ -191,7 +191,7 @@ def multiclass_hinge_hess(labels, s, margin=1.0):
     return np.zeros(s.shape)
 
 
-def _focal_parts(labels, z, gamma, alpha):
+def _softmax_focal_parts(labels, z, gamma, alpha):
     labels = np.asarray(labels)
     n, k = z.shape
     rows = np.arange(n)
@@ -209,13 +209,13 @@ def _focal_parts(labels, z, gamma, alpha):
 
 
 def softmax_focal(labels, z, gamma=2.0, alpha=None):
-    a, p, lp, _, _ = _focal_parts(labels, z, gamma, alpha)
+    a, p, lp, _, _ = _softmax_focal_parts(labels, z, gamma, alpha)
     return -a * (1.0 - p) ** gamma * lp
 
 
 def softmax_focal_grad(labels, z, gamma=2.0, alpha=None):
     # l = -a (1-p)^g log p; dl/dz_j = a (dl/dp) p d_j with d_j = [j = y] - p_j
-    a, p, lp, _, d = _focal_parts(labels, z, gamma, alpha)
+    a, p, lp, _, d = _softmax_focal_parts(labels, z, gamma, alpha)
     q = 1.0 - p
     dl_dp = gamma * q ** (gamma - 1) * lp - q ** gamma / p
     return (a * dl_dp * p)[:, None] * d
@@ -223,7 +223,7 @@ def softmax_focal_grad(labels, z, gamma=2.0, alpha=None):
 
 def softmax_focal_hess(labels, z, gamma=2.0, alpha=None):
     # with G(p) = p dl/dp: d2l/dz_j2 = a (G'(p) p d_j^2 - G(p) p_j (1 - p_j))
-    a, p, lp, p_all, d = _focal_parts(labels, z, gamma, alpha)
+    a, p, lp, p_all, d = _softmax_focal_parts(labels, z, gamma, alpha)
     q = 1.0 - p
     big_g = gamma * p * lp * q ** (gamma - 1) - q ** gamma
     dg = (gamma * q ** (gamma - 1) * (lp + 2.0)
