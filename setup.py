@@ -35,6 +35,8 @@ KERNELS = HERE / "fastloss" / "_kernels"
 EXTENSIONS = [
     ("fastloss._kernels._parallel", "_parallel.pyx", None),
     ("fastloss._kernels._regression", "_elementwise.pyx.tp", {"family": "regression"}),
+    ("fastloss._kernels._pairwise", "_pairwise.pyx", None),
+    ("fastloss._kernels._penalties", "_penalties.pyx", None),
 ]
 
 

@@ -17,10 +17,15 @@ from fastloss._loss import Loss, ElementwiseLoss, Param, get, available
 from fastloss._threads import get_num_threads, set_num_threads, threads
 from fastloss._config import show_config, config
 from fastloss.losses.regression import mse, mae, huber, quantile, log_cosh
+from fastloss.losses.metric import triplet_margin, contrastive
+from fastloss import penalties
+from fastloss.penalties import l1_penalty, l2_penalty, elastic_net, Objective
 from fastloss import reference
 
 __all__ = [
     "Loss", "ElementwiseLoss", "Param", "get", "available",
     "get_num_threads", "set_num_threads", "threads", "show_config", "config", "reference",
     "mse", "mae", "huber", "quantile", "log_cosh",
+    "triplet_margin", "contrastive",
+    "penalties", "l1_penalty", "l2_penalty", "elastic_net", "Objective",
 ]
