@@ -59,8 +59,9 @@ def measure(loss, n, dtype, repeats, rng):
 
 
 def main(args):
-    names = args.losses.split(",") if args.losses else fl.available()
-    losses = [fl.get(name) for name in names]
+    names = args.losses.split(",") if args.losses else fl.available() + fl.penalties.available()
+    losses = [fl.penalties.get(name) if name in fl.penalties.PENALTIES else fl.get(name)
+              for name in names]
     if args.sizes:
         sizes = [int(float(s)) for s in args.sizes.split(",")]
     else:

@@ -140,7 +140,7 @@ def grad_hess(name, y, p, sample_weight=None, hess_floor=0.0, **params):
 def _pdist(x, y, p, eps):
     """PyTorch's pairwise_distance: ||x - y + eps||_p per row, and v = x - y + eps."""
     v = x - y + eps
-    return np.sum(np.abs(v) ** p, axis=1) ** (1.0 / p), v
+    return np.linalg.norm(v, ord=p, axis=1), v
 
 
 def _pdist_grad(v, dist, p):
@@ -172,20 +172,34 @@ def _triplet_parts(a, pos, neg, p, swap, eps, distance):
         d_an, v = _pdist(a, neg, p, eps)
         g_an_a = _pdist_grad(v, d_an, p)
         g_an_n = -g_an_a
-        d_pn, v = _pdist(pos, neg, p, eps)
-        g_pn_p = _pdist_grad(v, d_pn, p)
-        g_pn_n = -g_pn_p
+        if swap:
+            d_pn, v = _pdist(pos, neg, p, eps)
+            g_pn_p = _pdist_grad(v, d_pn, p)
+            g_pn_n = -g_pn_p
+    if not swap:
+        return d_ap, d_an, g_ap_a, g_ap_p, (g_an_a, 0.0, g_an_n)
     zero = np.zeros_like(a)
-    swapped = (swap & (d_pn < d_an))[:, None]
+    swapped = (d_pn < d_an)[:, None]
     d_neg = np.where(swapped[:, 0], d_pn, d_an)
     g_neg = (np.where(swapped, zero, g_an_a), np.where(swapped, g_pn_p, zero),
              np.where(swapped, g_pn_n, g_an_n))
     return d_ap, d_neg, g_ap_a, g_ap_p, g_neg
 
 
+def _distance(x, y, p, eps, distance):
+    if distance == "cosine":
+        nx = np.maximum(np.linalg.norm(x, axis=1), eps)
+        ny = np.maximum(np.linalg.norm(y, axis=1), eps)
+        return 1.0 - np.sum(x * y, axis=1) / (nx * ny)
+    return _pdist(x, y, p, eps)[0]
+
+
 def triplet_margin(anchor, positive, negative, margin=1.0, p=2.0, swap=False, eps=1e-6,
                    distance="pnorm"):
-    d_ap, d_neg, *_ = _triplet_parts(anchor, positive, negative, p, swap, eps, distance)
+    d_ap = _distance(anchor, positive, p, eps, distance)
+    d_neg = _distance(anchor, negative, p, eps, distance)
+    if swap:
+        d_neg = np.minimum(d_neg, _distance(positive, negative, p, eps, distance))
     return np.maximum(d_ap - d_neg + margin, 0.0)
 
 

@@ -140,7 +140,7 @@ cdef inline double _triplet_row(
     """Loss of one triplet; when ga != NULL writes coef * d(loss)/d(each input) for the row."""
     cdef double d_ap, d_an, d_pn = 0.0, z, act, c, u, t, v
     cdef double dots[6]
-    cdef double na, np_, nn, cap, can, cpn, ra, rp, rn
+    cdef double na, np_, nn, cap, can, cpn, ra, rp, rn, ia, ib
     cdef bint swapped = False
     cdef Py_ssize_t j
     if cosine:
@@ -175,6 +175,13 @@ cdef inline double _triplet_row(
         return _hinge(z)
     act = _hinge_active(z)
     c = coef * act
+    if c == 0.0:
+        # an inactive triplet (or a zero weight): no gradient, nothing to compute
+        for j in range(d):
+            ga[j] = 0.0
+            gp[j] = 0.0
+            gn[j] = 0.0
+        return _hinge(z)
     if cosine:
         # d cos(x, y) / dx = y / (nx ny) - cos(x, y) x / nx^2, the second term only where
         # |x| > eps (below it the norm is the constant eps). r* hold 1 / n^2 or 0.
@@ -193,6 +200,26 @@ cdef inline double _triplet_row(
                 ga[j] = <floating> (c * u)
                 gp[j] = <floating> (c * (t - (cpn * rp * p[j] - n[j] / (np_ * nn))))
                 gn[j] = <floating> (-c * (cpn * rn * n[j] - p[j] / (np_ * nn)))
+        return _hinge(z)
+    if kind == NORM_2:
+        # the common case: d ||v|| / dv = v / ||v||; one reciprocal per row, a vectorizable loop
+        # (a zero distance gives 0, a NaN one NaN)
+        ia = 0.0 if d_ap == 0.0 else c / d_ap
+        ib = 0.0 if d_an == 0.0 else c / d_an
+        if not swapped:
+            for j in range(d):
+                u = ia * ((<double> a[j] - <double> p[j]) + eps)
+                v = ib * ((<double> a[j] - <double> n[j]) + eps)
+                ga[j] = <floating> (u - v)
+                gp[j] = <floating> (-u)
+                gn[j] = <floating> v
+        else:
+            for j in range(d):
+                u = ia * ((<double> a[j] - <double> p[j]) + eps)
+                t = ib * ((<double> p[j] - <double> n[j]) + eps)
+                ga[j] = <floating> u
+                gp[j] = <floating> (-u - t)
+                gn[j] = <floating> t
         return _hinge(z)
     for j in range(d):
         # u = d d(a,p) / da = -d d(a,p) / dp
