@@ -191,6 +191,9 @@ class Objective:
 
     def __init__(self, loss, l1=0.0, l2=0.0, **loss_params):
         loss = get_loss(loss)
+        if getattr(loss, "inputs", ("y_true", "y_pred")) != ("y_true", "y_pred"):
+            raise TypeError(f"Objective needs a (y_true, y_pred) loss; {loss.name} takes "
+                            f"{getattr(loss, 'inputs')}")
         self.loss = loss.with_params(**loss_params) if loss_params else loss
         self.l1 = V.check_real("l1", l1, low=0.0)
         self.l2 = V.check_real("l2", l2, low=0.0)

@@ -463,3 +463,27 @@ def test_registries_drive_benchmarks_and_references():
             got = loss(*args)
             assert (math.isnan(got) and math.isnan(want)) or math.isclose(got, want,
                                                                           rel_tol=1e-12)
+
+
+def test_read_only_memory_mapped_and_strided_inputs(tmp_path):
+    rng = np.random.default_rng(17)
+    a, p, n = embeddings(rng, 30, 8, 3)
+    want_value, want_grads = fl.triplet_margin.value_and_grad(a, p, n)
+    path = tmp_path / "anchor.npy"
+    np.save(path, a)
+    mapped = np.load(path, mmap_mode="r")
+    frozen = p.copy()
+    frozen.flags.writeable = False
+    strided = np.repeat(n, 2, axis=1)[:, ::2]                  # a non-contiguous view equal to n
+    np.testing.assert_array_equal(strided, n)
+    value, grads = fl.triplet_margin.value_and_grad(mapped, frozen, np.asfortranarray(strided))
+    assert value == want_value
+    for g, w in zip(grads, want_grads):
+        np.testing.assert_array_equal(g, w)
+    w = np.load(path, mmap_mode="r")
+    assert fl.l2_penalty(w) == fl.l2_penalty(a)
+
+
+def test_objective_rejects_losses_with_other_inputs():
+    with pytest.raises(TypeError, match="Objective needs a \\(y_true, y_pred\\) loss"):
+        fl.Objective("triplet_margin")
