@@ -124,6 +124,7 @@ def test_arithmetic_forms():
     nested = 2 * (0.5 * fl.mse + fl.mae)
     assert [(c, l.name) for c, l in nested.terms] == [(1.0, "mse"), (2.0, "mae")]
     assert repr(0.7 * fl.mse + 0.3 * fl.mae) == "<fastloss.Loss 0.7 * mse + 0.3 * mae>"
+    assert isinstance(np.float64(0.7) * fl.mse, fl.Loss)          # NumPy scalars too
 
 
 def test_arithmetic_errors():

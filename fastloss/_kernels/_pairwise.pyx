@@ -11,7 +11,7 @@ Each kernel does everything in one pass: the (weighted) loss sum, optionally the
 Arrays that are not wanted are passed as None.
 """
 from cython.parallel cimport prange
-from libc.math cimport NAN, fabs, sqrt, pow
+from libc.math cimport fabs, sqrt, pow
 from libc.stdlib cimport malloc, free
 
 from fastloss._kernels._common cimport LANES, pairwise_sum, combine_lanes, sign_nan
@@ -84,13 +84,14 @@ cdef inline double _pnorm_diff(const floating* x, const floating* y, Py_ssize_t 
 
 
 cdef inline double _pnorm_partial(double v, double dist, double p, int kind) noexcept nogil:
-    """d ||v||_p / d v_j = sign(v_j) (|v_j| / ||v||)^(p-1); 0 at a zero distance (a subgradient)."""
+    """d ||v||_p / d v_j = sign(v_j) (|v_j| / ||v||)^(p-1); 0 at a zero distance (a subgradient).
+
+    For p = 1 and general p; the p = 2 loop in _triplet_row inlines v_j / ||v||.
+    """
     if kind == NORM_1:
         return sign_nan(v)
     if dist == 0.0:
         return 0.0
-    if kind == NORM_2:
-        return v / dist
     return sign_nan(v) * pow(fabs(v) / dist, p - 1.0)
 
 
