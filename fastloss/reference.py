@@ -249,7 +249,7 @@ def elastic_net_grad(w, l1_ratio=0.5):
 
 
 # name -> (number of (N, D) embedding inputs, row loss, row gradients)
-ROW_LOSSES = {
+METRIC_LOSSES = {
     "triplet_margin": (3, triplet_margin, triplet_margin_grad),
     "contrastive": (2, contrastive, contrastive_grad),
 }
@@ -259,7 +259,7 @@ PENALTIES = {name: (globals()[name], globals()[name + "_grad"])
 
 
 def _row_inputs(name, inputs, sample_weight):
-    k = ROW_LOSSES[name][0]
+    k = METRIC_LOSSES[name][0]
     arrays = [np.asarray(x, dtype=np.float64) for x in inputs[:k]]
     extras = [np.asarray(x, dtype=np.float64) for x in inputs[k:]]
     w = np.ones(arrays[0].shape[0]) if sample_weight is None else \
@@ -272,7 +272,7 @@ def multi_value(name, *inputs, sample_weight=None, reduction="mean", **params):
     if name in PENALTIES:
         return PENALTIES[name][0](np.asarray(inputs[0], dtype=np.float64), **params)
     arrays, w = _row_inputs(name, inputs, sample_weight)
-    per = w * ROW_LOSSES[name][1](*arrays, **params)
+    per = w * METRIC_LOSSES[name][1](*arrays, **params)
     if reduction == "none":
         return per
     if reduction == "sum":
@@ -286,7 +286,7 @@ def multi_grad(name, *inputs, sample_weight=None, reduction="mean", **params):
         return PENALTIES[name][1](np.asarray(inputs[0], dtype=np.float64), **params)
     arrays, w = _row_inputs(name, inputs, sample_weight)
     scale = w / np.sum(w) if reduction == "mean" else w
-    return tuple(scale[:, None] * g for g in ROW_LOSSES[name][2](*arrays, **params))
+    return tuple(scale[:, None] * g for g in METRIC_LOSSES[name][2](*arrays, **params))
 
 
 _elementwise_value, _elementwise_grad = value, grad
@@ -294,13 +294,13 @@ _elementwise_value, _elementwise_grad = value, grad
 
 def value(name, *args, **kwargs):
     """The reduced loss, in float64 (metric losses and penalties: see ``multi_value``)."""
-    if name in ROW_LOSSES or name in PENALTIES:
+    if name in METRIC_LOSSES or name in PENALTIES:
         return multi_value(name, *args, **kwargs)
     return _elementwise_value(name, *args, **kwargs)
 
 
 def grad(name, *args, **kwargs):
     """d(reduced loss)/dp, in float64 (metric losses and penalties: see ``multi_grad``)."""
-    if name in ROW_LOSSES or name in PENALTIES:
+    if name in METRIC_LOSSES or name in PENALTIES:
         return multi_grad(name, *args, **kwargs)
     return _elementwise_grad(name, *args, **kwargs)
