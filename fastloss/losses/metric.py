@@ -130,7 +130,9 @@ def _check_eps(value):
 
 
 def _check_swap(value):
-    return V.check_bool("swap", value)
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"swap must be True or False, got {value!r}")
+    return bool(value)
 
 
 def _check_distance(value):
