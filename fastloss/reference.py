@@ -253,6 +253,17 @@ METRIC_LOSSES = {
     "triplet_margin": (3, triplet_margin, triplet_margin_grad),
     "contrastive": (2, contrastive, contrastive_grad),
 }
+
+
+def _no_hess(*args, **kwargs):
+    raise TypeError("metric losses have no per-element Hessian")
+
+
+# Listed in LOSSES too (the registry of every loss's reference); value and grad below send these
+# names to multi_value / multi_grad before the elementwise code would see them.
+for _name, (_, _loss, _grad) in METRIC_LOSSES.items():
+    LOSSES[_name] = (_loss, _grad, _no_hess)
+
 # name -> (penalty, gradient); R(w) is a sum over all elements (no reduction, no weights)
 PENALTIES = {name: (globals()[name], globals()[name + "_grad"])
              for name in ("l1_penalty", "l2_penalty", "elastic_net")}

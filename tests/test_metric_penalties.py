@@ -487,3 +487,10 @@ def test_read_only_memory_mapped_and_strided_inputs(tmp_path):
 def test_objective_rejects_losses_with_other_inputs():
     with pytest.raises(TypeError, match="Objective needs a \\(y_true, y_pred\\) loss"):
         fl.Objective("triplet_margin")
+
+
+def test_reference_registry_lists_the_metric_losses():
+    for name in ("triplet_margin", "contrastive"):
+        assert name in reference.LOSSES
+        with pytest.raises(TypeError, match="no per-element Hessian"):
+            reference.LOSSES[name][2]()
