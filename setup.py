@@ -41,6 +41,8 @@ EXTENSIONS = [
     ("fastloss._kernels._binary", "_elementwise.pyx.tp", {"family": "binary"}),
     ("fastloss._kernels._binary_labels", "_binary_labels.pyx", None),
     ("fastloss._kernels._multiclass", "_multiclass.pyx", None),
+    ("fastloss._kernels._pairwise", "_pairwise.pyx", None),
+    ("fastloss._kernels._penalties", "_penalties.pyx", None),
 ]
 DISPATCHED = {"fastloss._kernels._regression", "fastloss._kernels._binary",
               "fastloss._kernels._multiclass"}

@@ -21,6 +21,9 @@ from fastloss.losses.multiclass import (MulticlassLoss, cross_entropy, categoric
                                         multiclass_hinge, softmax_focal, kl_divergence)
 from fastloss.losses.binary import (binary_cross_entropy, binary_cross_entropy_with_logits,
                                     hinge, squared_hinge, focal)
+from fastloss.losses.metric import triplet_margin, contrastive
+from fastloss import penalties
+from fastloss.penalties import l1_penalty, l2_penalty, elastic_net, Objective
 from fastloss import reference
 from fastloss.scoring import score, ScoreResult
 
@@ -32,4 +35,6 @@ __all__ = [
     "softmax_focal", "kl_divergence",
     "score", "ScoreResult",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "hinge", "squared_hinge", "focal",
+    "triplet_margin", "contrastive",
+    "penalties", "l1_penalty", "l2_penalty", "elastic_net", "Objective",
 ]

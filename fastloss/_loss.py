@@ -122,6 +122,50 @@ class Loss:
         floor = V.check_real("hess_floor", hess_floor, low=0.0)
         return self._grad_hess(y_true, y_pred, sample_weight, floor, out, self.bind(params))
 
+    # Arithmetic and binding (the classes are in fastloss._composite): ``0.7 * fl.mse +
+    # 0.3 * fl.mae`` and ``fl.huber.with_params(delta=2.0)`` are Loss objects too.
+
+    def with_params(self, **params):
+        """This loss with the given parameters bound (validated now); see ``BoundLoss``."""
+        from fastloss._composite import BoundLoss
+        checked = dict(zip(self._param_names, self.bind(params)))
+        return BoundLoss(self, {k: checked[k] for k in params}) if params else self
+
+    def __mul__(self, coefficient):
+        from fastloss._composite import CompositeLoss, check_coefficient
+        c = check_coefficient(coefficient)
+        return NotImplemented if c is None else CompositeLoss([(c, self)])
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, divisor):
+        from fastloss._composite import check_coefficient
+        c = check_coefficient(divisor)
+        if c is None:
+            return NotImplemented
+        if c == 0.0:
+            raise ZeroDivisionError("cannot divide a loss by zero")
+        return self * (1.0 / c)
+
+    def __neg__(self):
+        return self * -1.0
+
+    def __add__(self, other):
+        from fastloss._composite import CompositeLoss
+        if not isinstance(other, Loss):
+            return NotImplemented
+        return CompositeLoss([(1.0, self), (1.0, other)])
+
+    def __radd__(self, other):
+        if isinstance(other, (int, float)) and not isinstance(other, bool) and other == 0:
+            return self          # sum([0.5 * fl.mse, 0.5 * fl.mae]) starts from 0
+        return NotImplemented
+
+    def __sub__(self, other):
+        if not isinstance(other, Loss):
+            return NotImplemented
+        return self + (-1.0) * other
+
 
 class ElementwiseLoss(Loss):
     """A loss l(y, p) applied element by element to arrays of any (matching) shape."""

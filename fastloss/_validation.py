@@ -370,3 +370,51 @@ class Rowwise:
 
     def _inputs(self):
         return (self.p, self.labels, self.targets, self.w)
+# ----------------------------------------------------------------------------- row inputs (N, D)
+
+def row_arrays(arrays, names):
+    """Embeddings of shape (N, D), all the same shape, C-contiguous, in one compute dtype.
+
+    float32 stays float32 when every input is float32 (or float16); otherwise float64.
+    """
+    converted = [_as_array(x, name) for x, name in zip(arrays, names)]
+    dtype = np.dtype(np.float32)
+    for arr in converted:
+        if _float_dtype(arr) != np.float32:
+            dtype = np.dtype(np.float64)
+    for arr, name in zip(converted, names):
+        if arr.ndim != 2:
+            raise ValueError(f"{name} must be a 2-D array (N, D) of N embeddings, "
+                             f"got shape {arr.shape}")
+    for arr, name in zip(converted[1:], names[1:]):
+        check_same_shape(converted[0], arr, names[0], name)
+    return [np.ascontiguousarray(_convert(arr, dtype)) for arr in converted]
+
+
+def row_vector(x, n_rows, name):
+    """A float64 (N,) array of per-row values (sample weights, pair labels)."""
+    arr = _as_array(x, name)
+    if arr.shape != (n_rows,):
+        raise ValueError(f"{name} must have shape ({n_rows},), one value per row, got {arr.shape}")
+    return np.ascontiguousarray(arr, dtype=np.float64)
+
+
+def check_row_out(out, count, shape, dtype, inputs):
+    """A tuple of `count` C-contiguous gradient buffers of the inputs' shape and dtype."""
+    if not isinstance(out, (tuple, list)) or len(out) != count:
+        raise TypeError(f"out must be a tuple of {count} arrays (one gradient per input)")
+    for k, buf in enumerate(out):
+        check_out(buf, shape, dtype, inputs, name=f"out[{k}]")
+        if not buf.flags.c_contiguous:
+            raise ValueError(f"out[{k}] must be C-contiguous")
+    for k in range(count):
+        for j in range(k):
+            if np.may_share_memory(out[k], out[j]):
+                raise ValueError(f"out[{k}] must not overlap out[{j}]")
+    return tuple(out)
+
+
+def check_choice(name, value, choices):
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+    return value
