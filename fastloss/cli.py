@@ -45,6 +45,10 @@ def build_parser():
     from fastloss import benchmark
     benchmark.add_arguments(p)
     p.set_defaults(func=_cmd_bench)
+    p = sub.add_parser("accuracy", help="worst error per loss in ulp against mpmath (50 digits)")
+    from fastloss import accuracy
+    accuracy.add_arguments(p)
+    p.set_defaults(func=accuracy.main)
     return parser
 
 
