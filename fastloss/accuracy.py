@@ -122,19 +122,19 @@ _ALPHAS = (0.5, 0.1, 0.9)
 
 add("mse", Oracle(lambda y, p: (p - y) ** 2, lambda y, p: 2 * (p - y),
                   lambda y, p: 2 if p - y == p - y else p - y),
-    residual_points())
+    residual_points(), bound={"f8": 1.0})
 add("mae", Oracle(lambda y, p: abs(p - y), lambda y, p: _sign(p - y), _zero_hess),
-    residual_points())
+    residual_points(), bound={"f8": 1.0})
 add("huber", Oracle(_huber, _huber_grad,
                     lambda y, p, delta: (1 if abs(p - y) <= delta else 0) if p - y == p - y
                     else p - y),
     residual_points(params=[{"delta": d} for d in _DELTAS])
     + [HardPoint(y, y + s * r, {"delta": d}) for d in _DELTAS for y in TARGETS
-       for r in _near(d) for s in (1.0, -1.0)])
+       for r in _near(d) for s in (1.0, -1.0)], bound={"f8": 1.0})
 add("quantile", Oracle(_quantile, _quantile_grad, _zero_hess),
-    residual_points(params=[{"alpha": a} for a in _ALPHAS]))
+    residual_points(params=[{"alpha": a} for a in _ALPHAS]), bound={"f8": 1.0})
 add("log_cosh", Oracle(_log_cosh, lambda y, p: _mp().tanh(p - y), _log_cosh_hess),
-    residual_points() + [HardPoint(0.0, x) for x in _signed(_near(1.0))])
+    residual_points() + [HardPoint(0.0, x) for x in _signed(_near(1.0))], bound={"f8": 3.0})
 
 # Binary classification from logits, the convention of issue 3 (softplus form, gradient
 # sigmoid(z) - y, Hessian sigmoid(z)(1 - sigmoid(z))). Used once the loss is registered.
