@@ -13,17 +13,23 @@ import pytest
 
 import fastloss as fl
 
-PAIR = ("y_true", "y_pred")
-
-
 def all_losses():
     return fl.available()
 
 
+def is_pair(loss):
+    """A (target, prediction) loss: two positional inputs, whatever their names."""
+    return len(loss.input_names) == 2
+
+
+def pair_names():
+    return [n for n in all_losses() if is_pair(fl.get(n))]
+
+
 def pair_loss(name):
-    """The loss called `name`, or a skip (with the reason) when it is not (y_true, y_pred)."""
+    """The loss called `name`, or a skip (with the reason) when it is not (target, prediction)."""
     loss = fl.get(name)
-    if loss.input_names != PAIR:
+    if not is_pair(loss):
         pytest.skip(f"{name} takes {loss.input_names}, not (y_true, y_pred); "
                     "its own family's tests cover it")
     return loss

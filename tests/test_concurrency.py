@@ -22,17 +22,13 @@ import pytest
 
 import fastloss as fl
 from fastloss import _threads
-from registry_cases import (PAIR, all_losses, bitwise_equal, every_result, large_inputs,
-                            pair_loss)
+from registry_cases import (all_losses, bitwise_equal, every_result, large_inputs, pair_loss,
+                            pair_names)
 
 DURATION = 2.0
 N_THREADS = 8
 BIG = 3 * _threads.SERIAL_THRESHOLD + 5      # runs on several OpenMP threads
 SMALL = 101                                   # runs serially
-
-
-def _pair_names():
-    return [n for n in all_losses() if fl.get(n).input_names == PAIR]
 
 
 def _readonly(arrays):
@@ -43,7 +39,7 @@ def _readonly(arrays):
 
 
 def test_threads_calling_different_losses_match_serial_results():
-    names = _pair_names()
+    names = pair_names()
     jobs = []
     for i, name in enumerate(names):
         loss = fl.get(name)
@@ -93,7 +89,7 @@ def _child_results(args):
 @pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(),
                     reason="no fork start method on this platform")
 def test_fork_after_parallel_use_still_works():
-    tasks = [(name, size, np.float64, i) for i, name in enumerate(_pair_names())
+    tasks = [(name, size, np.float64, i) for i, name in enumerate(pair_names())
              for size in (BIG, SMALL)]
     with fl.threads(2):                         # the parent starts OpenMP thread teams first
         want = [_child_results(t) for t in tasks]
