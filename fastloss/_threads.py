@@ -13,7 +13,6 @@ count), no hang. Use the "spawn" or "forkserver" start method to get threads in 
 """
 
 import os
-
 import threading
 from contextlib import contextmanager
 from operator import index
@@ -51,6 +50,8 @@ def _check(n):
 
 def get_num_threads():
     """The number of threads the kernels use for large inputs in this Python thread."""
+    if _serial_only:        # a child forked after parallel kernels ran (see the module doc)
+        return 1
     override = getattr(_local, "n", None)
     if override is not None:
         return override

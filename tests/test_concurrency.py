@@ -97,6 +97,7 @@ def test_fork_after_parallel_use_still_works():
     pool = ctx.Pool(2)
     try:
         got = pool.map_async(_child_results, tasks).get(timeout=120)
+        assert pool.apply_async(fl.get_num_threads).get(timeout=60) == 1   # serial, documented
     except multiprocessing.TimeoutError:
         pytest.fail("forked workers hung (OpenMP after fork)")
     finally:

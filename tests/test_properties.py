@@ -122,7 +122,7 @@ def cases(draw, loss, extreme_values=True):
             arrays[name] = arr
             continue
         if name == target_name:   # targets: their own dtype (mixed dtypes)
-            dtype = draw(st.sampled_from([pdtype, np.float64, np.float32, "int"]))
+            dtype = draw(st.sampled_from([pdtype, np.float64, np.float32, np.float16, "int"]))
             if dtype == "int":
                 if not (domain.low <= 0 and domain.high >= 1):
                     dtype = pdtype
