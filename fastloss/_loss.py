@@ -6,6 +6,7 @@ subclass ``Loss`` and implement ``_value``, ``_grad``, ``_value_and_grad`` and `
 validated inputs; parameter binding, reductions and the registry are written once here.
 """
 
+import inspect
 import math
 from collections import namedtuple
 
@@ -16,6 +17,15 @@ from fastloss import _validation as V
 
 Param = namedtuple("Param", "name default check")
 Param.__doc__ = """A loss parameter: its name, default and a check(value) -> value that raises."""
+
+Domain = namedtuple("Domain", "low high nan discrete", defaults=(True, False))
+Domain.__doc__ = """The valid values of one input of a loss, for the generic tests and tools.
+
+low, high: the closed interval of valid values (may be -inf/+inf: infinities are then valid and
+give the loss's exact limit); nan: True when NaN is accepted and propagates (False: rejected by
+validation); discrete: True for labels, whose values only ``make_inputs`` knows how to draw.
+"""
+REAL = Domain(-math.inf, math.inf)
 
 _REGISTRY = {}
 
@@ -54,6 +64,35 @@ class Loss:
     name = None
     params = ()          # tuple of Param
     family = None
+
+    # What generic tools (tests/test_properties.py, fastloss.accuracy, the concurrency and
+    # determinism tests) need to know about a loss. A family or a loss overrides these; the
+    # defaults fit a smooth loss of two real inputs (y_true, y_pred).
+    domains = {}         # input name -> Domain; an input not listed is REAL
+    smooth = True        # twice differentiable in y_pred wherever the inputs are finite
+
+    def kink_distance(self, y_true, y_pred, **params):
+        """Distance, in y_pred units, from each element to the nearest point where the loss (or
+        its derivative) is not smooth, for losses with ``smooth = False``; None when unknown.
+        Finite-difference checks only use elements farther than their step from a kink."""
+        return None
+
+    def sample_weight_shape(self, y_true, y_pred):
+        """The shape sample_weight must have for these inputs (row-wise families: rows only)."""
+        return np.shape(y_pred)
+
+    @property
+    def input_names(self):
+        """The names of the positional inputs of ``__call__`` (("y_true", "y_pred") here)."""
+        names = []
+        for p in inspect.signature(type(self).__call__).parameters.values():
+            if p.kind is p.POSITIONAL_OR_KEYWORD and p.name != "self":
+                names.append(p.name)
+        return tuple(names)
+
+    def domain(self, input_name):
+        """The Domain of one input (REAL unless the loss says otherwise)."""
+        return self.domains.get(input_name, REAL)
 
     def __init__(self):
         self._param_names = tuple(p.name for p in self.params)

@@ -5,8 +5,14 @@ calling Python thread only, inside the ``with`` block (other Python threads are 
 neither, the default follows OpenMP's own setting at call time (OMP_NUM_THREADS, or a
 threadpoolctl limit on the OpenMP runtime). Inputs smaller than a measured threshold run
 serially whatever the setting: starting a thread team costs more than the work.
+
+Fork: GNU OpenMP (libgomp) is not fork-safe. A child forked (multiprocessing's "fork" start
+method) after the parent ran a parallel kernel hangs in its first parallel region. So such a
+child runs every kernel serially: same results (the reductions do not depend on the thread
+count), no hang. Use the "spawn" or "forkserver" start method to get threads in the workers.
 """
 
+import os
 import threading
 from contextlib import contextmanager
 from operator import index
@@ -19,6 +25,17 @@ SERIAL_THRESHOLD = 1 << 14
 
 _default = None          # set_num_threads(); None: follow OpenMP
 _local = threading.local()
+_team_started = False    # this process has run a kernel on more than one thread
+_serial_only = False     # forked after that: OpenMP teams would hang, stay serial
+
+
+def _after_fork_in_child():
+    global _serial_only
+    _serial_only = _serial_only or _team_started
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _check(n):
@@ -33,6 +50,8 @@ def _check(n):
 
 def get_num_threads():
     """The number of threads the kernels use for large inputs in this Python thread."""
+    if _serial_only:        # a child forked after parallel kernels ran (see the module doc)
+        return 1
     override = getattr(_local, "n", None)
     if override is not None:
         return override
@@ -61,6 +80,10 @@ def threads(n):
 
 def threads_for(n_elements):
     """Thread count for a kernel call over n_elements (serial below the threshold)."""
-    if n_elements < SERIAL_THRESHOLD:
+    global _team_started
+    if n_elements < SERIAL_THRESHOLD or _serial_only:
         return 1
-    return get_num_threads()
+    n = get_num_threads()
+    if n > 1:
+        _team_started = True
+    return n

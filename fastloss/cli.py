@@ -55,6 +55,10 @@ def build_parser():
     from fastloss import _score_cli
     _score_cli.add_arguments(p)
     p.set_defaults(func=_cmd_score)
+    p = sub.add_parser("accuracy", help="worst error per loss in ulp against mpmath (50 digits)")
+    from fastloss import accuracy
+    accuracy.add_arguments(p)
+    p.set_defaults(func=accuracy.main)
     return parser
 
 

@@ -20,7 +20,7 @@ def mse_grad(y, p):
 
 
 def mse_hess(y, p):
-    return np.full(np.broadcast(y, p).shape, 2.0)
+    return np.where(np.isnan(p - y), np.nan, 2.0)   # NaN in, NaN out
 
 
 def mae(y, p):
@@ -31,8 +31,13 @@ def mae_grad(y, p):
     return np.sign(p - y)
 
 
+def _zero_or_nan(r):
+    """0 where r is a number (infinite too), NaN where it is NaN."""
+    return np.where(np.isnan(r), np.nan, 0.0)
+
+
 def mae_hess(y, p):
-    return np.zeros(np.broadcast(y, p).shape) * (p - y)
+    return _zero_or_nan(p - y)
 
 
 def huber(y, p, delta=1.0):
@@ -47,7 +52,7 @@ def huber_grad(y, p, delta=1.0):
 
 def huber_hess(y, p, delta=1.0):
     r = p - y
-    return np.where(np.abs(r) <= delta, 1.0, 0.0 * r)
+    return np.where(np.abs(r) <= delta, 1.0, _zero_or_nan(r))
 
 
 def quantile(y, p, alpha=0.5):
@@ -61,7 +66,7 @@ def quantile_grad(y, p, alpha=0.5):
 
 
 def quantile_hess(y, p, alpha=0.5):
-    return 0.0 * (y - p)
+    return _zero_or_nan(y - p)
 
 
 def log_cosh(y, p):

@@ -25,9 +25,10 @@ cdef inline loss_grad_t closs_grad_mse(double y, double p) noexcept nogil:
     return out
 
 cdef inline grad_hess_t cgrad_hess_mse(double y, double p) noexcept nogil:
+    cdef double r = p - y
     cdef grad_hess_t out
-    out.grad = 2.0 * (p - y)
-    out.hess = 2.0
+    out.grad = 2.0 * r
+    out.hess = 2.0 if r == r else r   # 2 (also for infinite r), NaN for NaN
     return out
 
 # ---------------------------------------------------------------------------- mae: |y - p|
@@ -50,7 +51,7 @@ cdef inline grad_hess_t cgrad_hess_mae(double y, double p) noexcept nogil:
     cdef double r = p - y
     cdef grad_hess_t out
     out.grad = sign_nan(r)
-    out.hess = r * 0.0   # 0, NaN for NaN
+    out.hess = 0.0 if r == r else r   # 0 (also for infinite r), NaN for NaN
     return out
 
 # ---------------------------------------------------------------------------- huber(delta)
@@ -80,7 +81,7 @@ cdef inline grad_hess_t cgrad_hess_huber(double y, double p, double delta) noexc
     cdef double r = p - y
     cdef grad_hess_t out
     out.grad = _clip(r, delta)
-    out.hess = 1.0 if fabs(r) <= delta else r * 0.0   # 0 on the linear part, NaN for NaN
+    out.hess = 1.0 if fabs(r) <= delta else (0.0 if r == r else r)   # 0 on the linear part
     return out
 
 # ---------------------------------------------------------------------------- quantile(alpha)
@@ -89,7 +90,9 @@ cdef inline grad_hess_t cgrad_hess_huber(double y, double p, double delta) noexc
 
 cdef inline double closs_quantile(double y, double p, double alpha) noexcept nogil:
     cdef double r = y - p
-    return alpha * r - (r if r < 0.0 else 0.0)   # select, not branch: vectorizes
+    # A select, not a branch (vectorizes); not alpha * r - min(r, 0), which is inf - inf = NaN
+    # for an infinite residual.
+    return (alpha - 1.0) * r if r < 0.0 else alpha * r
 
 cdef inline double cgrad_quantile(double y, double p, double alpha) noexcept nogil:
     cdef double r = y - p
@@ -103,8 +106,9 @@ cdef inline loss_grad_t closs_grad_quantile(double y, double p, double alpha) no
 
 cdef inline grad_hess_t cgrad_hess_quantile(double y, double p, double alpha) noexcept nogil:
     cdef grad_hess_t out
+    cdef double r = y - p
     out.grad = cgrad_quantile(y, p, alpha)
-    out.hess = (y - p) * 0.0
+    out.hess = 0.0 if r == r else r   # 0 (also for infinite r), NaN for NaN
     return out
 
 # ---------------------------------------------------------------------------- log_cosh

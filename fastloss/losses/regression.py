@@ -1,5 +1,7 @@
 """Regression losses: mse, mae, huber, quantile, log_cosh (elementwise, any shape)."""
 
+import numpy as np
+
 from fastloss._kernels._dispatch import load
 from fastloss._loss import ElementwiseLoss, Param, make_loss
 from fastloss._validation import check_real
@@ -35,6 +37,21 @@ def _doc(summary, formula, grad, hess, notes, example, params=""):
 """
 
 
+# Where the kinked losses are not smooth (read by the generic finite-difference tests).
+def _residual(y_true, y_pred):
+    return np.asarray(y_pred, dtype=np.float64) - np.asarray(y_true, dtype=np.float64)
+
+
+def _kink_at_zero(self, y_true, y_pred, **params):
+    """MAE and quantile bend at r = 0."""
+    return np.abs(_residual(y_true, y_pred))
+
+
+def _kinks_of_huber(self, y_true, y_pred, delta=1.0):
+    """Huber's second derivative jumps at |r| = delta."""
+    return np.abs(np.abs(_residual(y_true, y_pred)) - delta)
+
+
 mse = make_loss(ElementwiseLoss, "mse", _doc(
     "Mean squared error: the mean of (y - p)^2 (not half of it).",
     r"l(y, p) = (y - p)^2",
@@ -52,7 +69,8 @@ mae = make_loss(ElementwiseLoss, "mae", _doc(
     "NaN in either input propagates, in the gradient too.",
     """    >>> import fastloss as fl
     >>> fl.mae([300, 400, 350, 500], [290, 420, 360, 480])
-    15.0"""), KERNELS["mae"], family="regression")
+    15.0"""), KERNELS["mae"], family="regression",
+    smooth=False, kink_distance=_kink_at_zero)
 
 
 def _check_delta(value):
@@ -76,7 +94,8 @@ huber = make_loss(ElementwiseLoss, "huber", _doc(
     params="""
     delta : float, default 1.0
         Where the loss turns from quadratic to linear; must be > 0.
-"""), KERNELS["huber"], params=[Param("delta", 1.0, _check_delta)], family="regression")
+"""), KERNELS["huber"], params=[Param("delta", 1.0, _check_delta)], family="regression",
+    smooth=False, kink_distance=_kinks_of_huber)
 
 quantile = make_loss(ElementwiseLoss, "quantile", _doc(
     "Quantile (pinball) loss: the asymmetric cost of under- versus over-prediction.",
@@ -91,7 +110,8 @@ quantile = make_loss(ElementwiseLoss, "quantile", _doc(
     params="""
     alpha : float, default 0.5
         The quantile, in the open interval (0, 1).
-"""), KERNELS["quantile"], params=[Param("alpha", 0.5, _check_alpha)], family="regression")
+"""), KERNELS["quantile"], params=[Param("alpha", 0.5, _check_alpha)], family="regression",
+    smooth=False, kink_distance=_kink_at_zero)
 
 log_cosh = make_loss(ElementwiseLoss, "log_cosh", _doc(
     "Log-cosh loss: about r^2 / 2 for small residuals and |r| - log 2 for large ones.",

@@ -1,0 +1,296 @@
+"""Accuracy of every loss against a 50-digit mpmath oracle, in ulp, at hard points.
+
+``fastloss accuracy`` prints the worst error per loss; ``tests/test_accuracy.py`` asserts the
+stated bound per loss. Three tables drive both (a family adds its rows next to its own):
+
+- ``ORACLES``: loss name -> ``Oracle(value, grad, hess)``, mpmath functions of ONE sample and the
+  loss parameters: ``value(y, p, **params)`` -> mpf. For elementwise losses y and p are mpf; for
+  a row-wise loss p is a list of mpf (one row) and ``grad``/``hess`` return lists. ``hess`` may
+  be None (no second derivative checked). The formulas follow the documented conventions
+  (subgradients at kinks, limits at infinities), written as plainly as possible.
+- ``POINTS``: loss name -> list of ``HardPoint(y_true, y_pred, params)``: where the kernels are
+  most likely to lose digits (formula switches, cancellation, overflow, underflow, infinities).
+  The grids ``RESIDUALS``, ``LOGITS`` and ``PROBABILITIES`` are the raw material.
+- ``BOUNDS``: loss name -> {"f8": ulp, "f4": ulp}, the worst error the test accepts.
+
+Errors are |kernel - exact| / ulp(exact rounded to the output dtype); the kernel sees the input
+values after rounding to the dtype, and the oracle sees exactly those values. An exact result of
++-inf or NaN must be matched exactly (else the error is inf).
+"""
+
+import math
+from collections import namedtuple
+
+import numpy as np
+
+Oracle = namedtuple("Oracle", "value grad hess", defaults=(None,))
+HardPoint = namedtuple("HardPoint", "y_true y_pred params", defaults=({},))
+
+DIGITS = 50
+DTYPES = {"f8": np.dtype(np.float64), "f4": np.dtype(np.float32)}
+DEFAULT_BOUND = {"f8": 4.0, "f4": 1.0}
+
+ORACLES = {}
+POINTS = {}
+BOUNDS = {}
+
+
+def add(name, oracle, points, bound=None):
+    """Register the oracle, the hard points and (optionally) the ulp bounds of one loss."""
+    ORACLES[name] = oracle
+    POINTS.setdefault(name, []).extend(points)
+    if bound is not None:
+        BOUNDS[name] = dict(DEFAULT_BOUND, **bound)
+
+
+def _signed(values):
+    return sorted({s * v for v in values for s in (1.0, -1.0)})
+
+
+# The grids of the issue: residuals across zero and far out, logits to the overflow limits and
+# beyond, probabilities at and next to the edges of [0, 1].
+RESIDUALS = _signed([0.0, 1e-300, 1e-16, 1e-8, 1e-3, 0.5, 0.999999, 1.0, 1.000001, 20.0, 37.0,
+                     710.0, 1e4, math.inf])
+LOGITS = _signed([0.0, 1e-300, 1e-8, 1.0, 20.0, 37.0, 710.0, 1e4, math.inf])
+PROBABILITIES = [0.0, 1e-300, 1e-16, 0.5, 1.0 - 1e-16, 1.0]
+TARGETS = [0.0, 1.5, -3.0]   # residuals are put on several targets: p = y + r, rounded
+
+
+def residual_points(residuals=RESIDUALS, params=({},), targets=TARGETS):
+    """Hard points (y, y + r) of an elementwise regression loss, for each parameter set."""
+    return [HardPoint(y, y + r, dict(pr)) for pr in params for y in targets for r in residuals]
+
+
+def _near(x):
+    """x and its neighbours: the float before, x, the float after, and x (1 -+ 1e-8)."""
+    return [x * (1 - 1e-8), float(np.nextafter(x, 0.0)), x, float(np.nextafter(x, math.inf)),
+            x * (1 + 1e-8)]
+
+
+# ------------------------------------------------------------------------------ regression
+
+def _mp():
+    import mpmath
+    return mpmath
+
+
+def _sign(x):
+    return (x > 0) - (x < 0) if x == x else x
+
+
+def _huber(y, p, delta):
+    r = p - y
+    return r * r / 2 if abs(r) <= delta else delta * (abs(r) - delta / 2)
+
+
+def _huber_grad(y, p, delta):
+    r = p - y
+    return r if abs(r) <= delta else delta * _sign(r)
+
+
+def _quantile(y, p, alpha):
+    r = y - p
+    return alpha * r if r >= 0 else (alpha - 1) * r
+
+
+def _quantile_grad(y, p, alpha):
+    r = y - p
+    if r != r:
+        return r
+    return -alpha if r > 0 else (1 - alpha if r < 0 else 0.5 - alpha)
+
+
+def _zero_hess(y, p, **params):
+    r = p - y
+    return r if r != r else 0   # 0 everywhere, also at infinite residuals; NaN for NaN
+
+
+def _log_cosh(y, p):
+    m = _mp()
+    r = p - y
+    return abs(r) if m.isinf(r) else m.log(m.cosh(r))
+
+
+def _log_cosh_hess(y, p):
+    m = _mp()
+    r = p - y
+    return m.mpf(0) if m.isinf(r) else 1 / m.cosh(r) ** 2
+
+
+_DELTAS = (1.0, 0.1, 3.0)
+_ALPHAS = (0.5, 0.1, 0.9)
+
+add("mse", Oracle(lambda y, p: (p - y) ** 2, lambda y, p: 2 * (p - y),
+                  lambda y, p: 2 if p - y == p - y else p - y),
+    residual_points(), bound={"f8": 1.0})
+add("mae", Oracle(lambda y, p: abs(p - y), lambda y, p: _sign(p - y), _zero_hess),
+    residual_points(), bound={"f8": 1.0})
+add("huber", Oracle(_huber, _huber_grad,
+                    lambda y, p, delta: (1 if abs(p - y) <= delta else 0) if p - y == p - y
+                    else p - y),
+    residual_points(params=[{"delta": d} for d in _DELTAS])
+    + [HardPoint(y, y + s * r, {"delta": d}) for d in _DELTAS for y in TARGETS
+       for r in _near(d) for s in (1.0, -1.0)], bound={"f8": 1.0})
+add("quantile", Oracle(_quantile, _quantile_grad, _zero_hess),
+    residual_points(params=[{"alpha": a} for a in _ALPHAS]), bound={"f8": 1.0})
+add("log_cosh", Oracle(_log_cosh, lambda y, p: _mp().tanh(p - y), _log_cosh_hess),
+    residual_points() + [HardPoint(0.0, x) for x in _signed(_near(1.0))], bound={"f8": 3.0})
+
+# Binary classification from logits, the convention of issue 3 (softplus form, gradient
+# sigmoid(z) - y, Hessian sigmoid(z)(1 - sigmoid(z))). Used once the loss is registered.
+
+
+def _softplus(z):
+    m = _mp()
+    if m.isinf(z):
+        return z if z > 0 else m.mpf(0)
+    return m.log1p(m.exp(z))
+
+
+def _sigmoid(z):
+    m = _mp()
+    if m.isinf(z):
+        return m.mpf(1) if z > 0 else m.mpf(0)
+    return 1 / (1 + m.exp(-z))
+
+
+def _bce_logits(y, z):
+    m = _mp()
+    # y softplus(-z) + (1 - y) softplus(z); a zero coefficient times an infinite softplus is 0.
+    a = y * _softplus(-z) if y != 0 else m.mpf(0)
+    b = (1 - y) * _softplus(z) if y != 1 else m.mpf(0)
+    return a + b
+
+
+add("binary_cross_entropy_with_logits",
+    Oracle(_bce_logits, lambda y, z: _sigmoid(z) - y,
+           lambda y, z: _sigmoid(z) * (1 - _sigmoid(z))),
+    [HardPoint(y, z) for y in (0.0, 1.0, 0.5) for z in LOGITS])
+# Other losses add rows here (or from their family's module) with add(name, Oracle(...), points).
+
+
+# ------------------------------------------------------------------------------ measuring
+
+def _to_mp(x):
+    m = _mp()
+    if np.ndim(x) == 0:
+        return m.mpf(float(x))
+    return [_to_mp(v) for v in x]
+
+
+def ulp_error(got, exact, dtype):
+    """|got - exact| in units of the last place of `exact` rounded to `dtype`."""
+    m = _mp()
+    got = float(got)
+    if m.isnan(exact):
+        return 0.0 if math.isnan(got) else math.inf
+    if math.isnan(got):
+        return math.inf
+    if m.isinf(exact):
+        return 0.0 if got == float(exact) else math.inf
+    with np.errstate(over="ignore"):
+        rounded = np.array(float(exact)).astype(dtype)
+    if np.isinf(rounded):                        # exact beyond the dtype's range
+        return 0.0 if got == float(rounded) else math.inf
+    spacing = float(np.spacing(np.abs(rounded)))
+    return float(abs(m.mpf(got) - exact) / spacing)
+
+
+def _worst(got, exact, dtype):
+    got, exact = np.ravel(got), exact if isinstance(exact, list) else [exact]
+    return max((ulp_error(g, e, dtype) for g, e in zip(got, exact)), default=0.0)
+
+
+def measure(name, dtypes=("f8", "f4")):
+    """{dtype: {"value"|"grad"|"hess": (worst ulp, HardPoint)}} of one loss at its hard points."""
+    import fastloss
+    m = _mp()
+    loss = fastloss.get(name)
+    oracle = ORACLES[name]
+    result = {}
+    with m.workdps(DIGITS):
+        for code in dtypes:
+            dtype = DTYPES[code]
+            worst = {}
+            for point in POINTS[name]:
+                with np.errstate(all="ignore"):
+                    y = np.asarray(point.y_true)
+                    y = (y.astype(dtype) if y.dtype.kind == "f" else y)[None]
+                    p = np.asarray(point.y_pred, dtype=np.float64).astype(dtype)[None]
+                my, mp_ = _to_mp(y[0]), _to_mp(p[0])
+                params = {k: m.mpf(v) if isinstance(v, float) else v
+                          for k, v in point.params.items()}
+                outputs = {
+                    "value": (loss(y, p, reduction="none", **point.params)[0], oracle.value),
+                    "grad": (loss.grad(y, p, reduction="sum", **point.params)[0], oracle.grad),
+                }
+                if oracle.hess is not None:
+                    outputs["hess"] = (loss.grad_hess(y, p, **point.params)[1][0], oracle.hess)
+                for what, (got, fn) in outputs.items():
+                    err = _worst(got, fn(my, mp_, **params), dtype)
+                    if what not in worst or err > worst[what][0]:
+                        worst[what] = (err, point)
+            result[code] = worst
+    return result
+
+
+def bound(name):
+    return BOUNDS.get(name, DEFAULT_BOUND)
+
+
+def report(names=None, dtypes=("f8", "f4")):
+    """Rows for every loss (or `names`): worst ulp error per dtype and output, and the bound."""
+    import fastloss
+    rows = []
+    for name in names or fastloss.available():
+        if name not in ORACLES:
+            rows.append({"loss": name, "status": "no oracle"})
+            continue
+        measured = measure(name, dtypes)
+        row = {"loss": name, "points": len(POINTS[name]), "bound_ulp": bound(name)}
+        ok = True
+        for code, worst in measured.items():
+            for what, (err, point) in worst.items():
+                row[f"{code}_{what}_ulp"] = err
+                row[f"{code}_{what}_at"] = [point.y_true, point.y_pred, point.params]
+                ok &= err <= bound(name)[code]
+        row["status"] = "ok" if ok else "over bound"
+        rows.append(row)
+    return rows
+
+
+def _fmt(x):
+    return "inf" if x == math.inf else f"{x:.2f}"
+
+
+def main(args):
+    import json
+    rows = report(args.losses or None, tuple(args.dtypes))
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+        return 0 if all(r["status"] in ("ok", "no oracle") for r in rows) else 1
+    print(f"Worst error in ulp against mpmath at {DIGITS} digits, at each loss's hard points")
+    head = f"{'loss':<34} {'points':>6}"
+    for code in args.dtypes:
+        head += f" {code + ' value':>9} {code + ' grad':>9} {code + ' hess':>9}"
+    print(head + f"  {'bound':>11}  status")
+    for r in rows:
+        if r["status"] == "no oracle":
+            print(f"{r['loss']:<34} {'-':>6}  no oracle in fastloss/accuracy.py")
+            continue
+        line = f"{r['loss']:<34} {r['points']:>6}"
+        for code in args.dtypes:
+            for what in ("value", "grad", "hess"):
+                v = r.get(f"{code}_{what}_ulp")
+                line += f" {'-' if v is None else _fmt(v):>9}"
+        b = r["bound_ulp"]
+        line += "  " + f"{'/'.join(_fmt(b[c]) for c in args.dtypes):>11}" + f"  {r['status']}"
+        print(line)
+    return 0 if all(r["status"] in ("ok", "no oracle") for r in rows) else 1
+
+
+def add_arguments(parser):
+    parser.add_argument("--losses", nargs="+", metavar="NAME", help="only these losses")
+    parser.add_argument("--dtypes", nargs="+", choices=sorted(DTYPES), default=["f8", "f4"],
+                        help="output dtypes to measure (default: f8 f4)")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
