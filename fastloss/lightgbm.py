@@ -6,6 +6,7 @@
     ...                     train_set, num_boost_round=50,
     ...                     valid_sets=[valid_set], feval=fll.metric("focal", gamma=2.0))
     >>> clf = lgb.LGBMClassifier(objective=fll.sklearn_objective("focal", gamma=2.0))
+    >>> proba = 1 / (1 + np.exp(-clf.fit(X, y).predict(X, raw_score=True)))   # raw scores
 
 The objective returns the UNREDUCED per-row derivatives of the loss with respect to the raw
 score, from ``loss.grad_hess``, sample weights multiplied in: (n_rows,) for regression and binary
@@ -69,8 +70,9 @@ def objective(loss, *, hess_floor=DEFAULT_HESS_FLOOR, **params):
 def sklearn_objective(loss, *, hess_floor=DEFAULT_HESS_FLOOR, **params):
     """The same objective for the scikit-learn API: ``LGBMClassifier(objective=...)``.
 
-    LGBMClassifier encodes the labels as 0..K-1 and applies the sigmoid / softmax in
-    ``predict_proba`` to the raw scores a logit loss was trained on.
+    LGBMClassifier encodes the labels as 0..K-1 for the objective. NOTE: with any custom
+    objective, LightGBM's ``predict`` and ``predict_proba`` return raw scores (with a warning);
+    use ``predict(X, raw_score=True)`` and apply the sigmoid / softmax yourself.
     Returns ``obj(y_true, y_pred, sample_weight=None) -> (grad, hess)``.
     """
     return SklearnObjective(loss, hess_floor, params, "lightgbm")
