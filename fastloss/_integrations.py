@@ -16,7 +16,6 @@ raw decision values). A loss may declare its own ``prediction_kind`` attribute.
 """
 
 import importlib
-import math
 from pathlib import Path
 
 import numpy as np
@@ -230,5 +229,4 @@ class MetricValue:
             p = probabilities_to_logits(loss, p)
         elif kind == "probability" and self.margin:
             p = logits_to_probabilities(loss, p)
-        value = loss(y, p, sample_weight=w, **self.params)
-        return float(value) if not math.isnan(value) else math.nan
+        return float(loss(y, p, sample_weight=w, **self.params))

@@ -311,8 +311,8 @@ def test_focal_objective_on_one_percent_positives():
     average_precision = np.sum(precision_curve * y_test[order]) / y_test.sum()
     print(f"precision {precision_bce:.3f}: recall bce {recall_bce:.3f}, focal {recall_focal:.3f};"
           f" focal average precision {average_precision:.3f}")
-    start = fl.focal(y[train], np.zeros(n // 2), gamma=2.0, alpha=0.25)
-    trained = fl.focal(y[train], focal.predict(d), gamma=2.0, alpha=0.25)
+    start = fl.get("focal")(y[train], np.zeros(n // 2), gamma=2.0, alpha=0.25)
+    trained = fl.get("focal")(y[train], focal.predict(d), gamma=2.0, alpha=0.25)
     assert trained < 0.3 * start
     assert recall_focal >= 0.75 * recall_bce
     assert average_precision > 0.5
