@@ -4,7 +4,7 @@
     >>> import fastloss.torch as flt
     >>> pred = torch.randn(8, requires_grad=True)
     >>> target = torch.randn(8)
-    >>> loss = flt.huber(target, pred, delta=1.5)      # (target, prediction), as everywhere in fastloss
+    >>> loss = flt.huber(target, pred, delta=1.5)   # (target, prediction): fastloss's order
     >>> loss.backward()
     >>> criterion = flt.LossModule("cross_entropy", label_smoothing=0.1)
     >>> criterion(labels, logits).backward()

@@ -1,4 +1,4 @@
-"""fastloss losses as XGBoost objectives and evaluation metrics (``pip install 'fastloss[xgboost]'``).
+"""fastloss losses as XGBoost objectives and metrics (``pip install 'fastloss[xgboost]'``).
 
     >>> import xgboost as xgb
     >>> import fastloss.xgboost as flx
@@ -48,7 +48,8 @@ class Objective(_I.BoostingGradient):
 
 
 class SklearnObjective(_I.BoostingGradient):
-    """``objective=`` for XGBClassifier/XGBRegressor: (y_true, y_pred, sample_weight) -> (grad, hess)."""
+    """``objective=`` for XGBClassifier/XGBRegressor: (y_true, y_pred, sample_weight) ->
+    (grad, hess)."""
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         return self.grad_hess(y_true, y_pred, sample_weight)

@@ -246,7 +246,8 @@ def test_cross_entropy_objective_unscaled_trains_and_metric_agrees():
     d = xgb.DMatrix(X, label=y)
     log = {}
     booster = xgb.train({**BASE, "num_class": 3, "base_score": 0.0}, d, ROUNDS,
-                        obj=flx.objective("cross_entropy"), custom_metric=flx.metric("cross_entropy"),
+                        obj=flx.objective("cross_entropy"),
+                        custom_metric=flx.metric("cross_entropy"),
                         evals=[(d, "train")], evals_result=log, verbose_eval=False)
     curve = log["train"]["cross_entropy"]
     margins = booster.predict(d, output_margin=True)
