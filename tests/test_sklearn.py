@@ -172,3 +172,23 @@ def test_binary_loss_on_three_classes_is_an_error(multiclass):
     model = LogisticRegression(max_iter=500).fit(X, y)
     with pytest.raises(ValueError, match="binary loss"):
         fls.scorer("binary_cross_entropy_with_logits")(model, X, y)
+
+
+def test_probability_logit_conversions():
+    # The helpers behind the classification scorers and metrics (margin=False), on their own.
+    from types import SimpleNamespace
+    from fastloss import _integrations as I
+    binary, multiclass = SimpleNamespace(family="binary"), SimpleNamespace(family="multiclass")
+    eps = np.finfo(np.float64).eps
+    p = np.array([0.0, 1e-300, 0.25, 0.5, 1.0])
+    z = I.probabilities_to_logits(binary, p)
+    np.testing.assert_allclose(z, [np.log(eps) - np.log1p(-eps)] * 2
+                               + [np.log(1 / 3), 0.0, np.log1p(-eps) - np.log(eps)], rtol=1e-15)
+    np.testing.assert_allclose(I.logits_to_probabilities(binary, z), np.clip(p, eps, 1 - eps),
+                               rtol=1e-12, atol=0)
+    assert I.logits_to_probabilities(binary, np.array([-800.0, 800.0])).tolist() == [0.0, 1.0]
+    rows = np.array([[0.2, 0.3, 0.5], [1.0, 0.0, 0.0]])
+    logits = I.probabilities_to_logits(multiclass, rows)
+    assert np.isfinite(logits).all()
+    np.testing.assert_allclose(I.logits_to_probabilities(multiclass, logits), rows, atol=1e-15)
+    assert I.logits_to_probabilities(multiclass, np.array([[1000.0, 0.0]])).tolist() == [[1.0, 0.0]]
