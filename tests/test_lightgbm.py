@@ -201,3 +201,8 @@ def test_cross_entropy_metric_and_classifier():
     model.fit(X, labels)           # LightGBM encodes the labels as 0..K-1 for the objective
     predicted = model.classes_[model.predict(X, raw_score=True).argmax(axis=1)]
     assert (predicted == labels).mean() > 0.8
+
+
+def test_the_real_lightgbm_is_imported():
+    from pathlib import Path
+    assert fll._lgb is lgb and Path(lgb.__file__).parent.name == "lightgbm"

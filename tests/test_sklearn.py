@@ -192,3 +192,9 @@ def test_probability_logit_conversions():
     assert np.isfinite(logits).all()
     np.testing.assert_allclose(I.logits_to_probabilities(multiclass, logits), rows, atol=1e-15)
     assert I.logits_to_probabilities(multiclass, np.array([[1000.0, 0.0]])).tolist() == [[1.0, 0.0]]
+
+
+def test_the_real_sklearn_is_imported():
+    import sklearn
+    from pathlib import Path
+    assert fls.sklearn is sklearn and Path(sklearn.__file__).parent.name == "sklearn"

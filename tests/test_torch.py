@@ -264,3 +264,8 @@ def test_focal_matches_a_torch_formula():
     ours.backward()
     expected.backward()
     torch.testing.assert_close(logits.grad, ref.grad, rtol=1e-8, atol=1e-14)
+
+
+def test_the_real_torch_is_imported():
+    from pathlib import Path
+    assert flt.torch is torch and Path(torch.__file__).parent.name == "torch"
