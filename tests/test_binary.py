@@ -353,6 +353,16 @@ def test_textbook_hinge_cases():
                                   [0.0, -1.0, -0.5, 0.5])
 
 
+def test_svm_scores_batch():
+    # The textbook's SVM batch states hinge 0.14 without its scores; this batch is built by hand
+    # to that figure: margins y*s = 2.0, 1.5, 0.8, 0.5, 3.0 lose 0, 0, 0.2, 0.5, 0 -> 0.7 / 5.
+    y = [1, -1, 1, 1, -1]
+    s = [2.0, -1.5, 0.8, 0.5, -3.0]
+    assert fl.hinge(y, s) == pytest.approx(0.14, rel=1e-15)
+    assert fl.hinge([1, 0, 1, 1, 0], s) == fl.hinge(y, s)     # {0, 1} labels mean the same
+    np.testing.assert_allclose(fl.hinge.grad(y, s), [0, 0, -0.2, -0.2, 0], rtol=1e-15)
+
+
 def test_focal_examples_by_hand():
     # z = 0: p = 0.5, ce = log 2, (1 - p_t)^2 = 0.25; alpha_t = 0.25 (y = 1), 0.75 (y = 0).
     per = fl.focal([1, 0], [0.0, 0.0], reduction="none")
