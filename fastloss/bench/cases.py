@@ -49,9 +49,23 @@ def seed_for(name, n, dtype, seed=0):
     return [seed, zlib.crc32(name.encode()), int(n), np.dtype(dtype).num]
 
 
+def lookup(name):
+    """A registered loss, or a penalty (``fl.penalties``): both are measured the same way."""
+    if not isinstance(name, str):
+        return name                     # already a Loss or a Penalty
+    if name in fl.penalties.PENALTIES:
+        return fl.penalties.get(name)
+    return fl.get(name)
+
+
+def measurable():
+    """Every name the benchmark measures by default: the losses, then the penalties."""
+    return fl.available() + fl.penalties.available()
+
+
 def make_case(loss, n, dtype, seed=0):
     """The inputs of `loss` at size n and dtype, from the loss's own ``make_inputs``."""
-    loss = fl.get(loss)
+    loss = lookup(loss)
     dtype = np.dtype(dtype)
     rng = np.random.default_rng(seed_for(loss.name, n, dtype, seed))
     inputs = tuple(loss.make_inputs(int(n), dtype, rng))
@@ -100,7 +114,7 @@ def fastloss_impl(case, op, n_threads):
 
 
 def has_reference(name):
-    return name in getattr(reference, "LOSSES", {})
+    return name in getattr(reference, "LOSSES", {}) or name in getattr(reference, "PENALTIES", {})
 
 
 def reference_impl(case, op, n_threads=None):

@@ -47,9 +47,9 @@ class Settings:
 
     def resolved(self):
         """A copy with every None filled in (the registry, the thread counts, the peers)."""
-        losses = list(self.losses) if self.losses else fl.available()
+        losses = list(self.losses) if self.losses else C.measurable()
         for name in losses:
-            fl.get(name)                   # an unknown name raises ValueError naming the choices
+            C.lookup(name)                 # an unknown name raises ValueError naming the choices
         threads = self.threads or sorted({1, fl.get_num_threads()})
         peers = [peer_module.get_peer(p) if isinstance(p, str) else p
                  for p in (self.peers if self.peers is not None else peer_module.PEERS)]
@@ -141,7 +141,7 @@ def run(settings=None, progress=None):
     bandwidth = probe.BandwidthProbe(settings.budget)
     per_case_units = _units_per_case(settings)
     for name in settings.losses:
-        loss = fl.get(name)
+        loss = C.lookup(name)
         for dtype in settings.dtypes:
             try:
                 per_n = bytes_per_element(loss, dtype)
