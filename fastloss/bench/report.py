@@ -184,6 +184,7 @@ def markdown(results):
             ["threads measured", ", ".join(str(t) for t in s["threads"])
              + f" (default {m['default_threads']})"],
             ["build", " ".join(cfg["build"].get("compile_args", [])) or "unknown"],
+            ["kernel variant", cfg.get("kernel_variant", "unknown")],
             ["compiler", cfg["build"].get("compiler_version", "unknown")],
             ["load average", " ".join(str(x) for x in m["load_average"] or []) or "unknown"],
         ]),
