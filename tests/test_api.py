@@ -231,6 +231,16 @@ def test_default_threads_follow_openmp_environment():
     assert out.stdout.strip() == ("3" if fl.config()["openmp"] else "1"), out.stderr
 
 
+def test_default_threads_follow_threadpoolctl_limits():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    if not fl.config()["openmp"]:
+        pytest.skip("built without OpenMP: always one thread")
+    default = fl.get_num_threads()
+    with threadpoolctl.threadpool_limits(limits=1, user_api="openmp"):
+        assert fl.get_num_threads() == 1
+    assert fl.get_num_threads() == default
+
+
 # ------------------------------------------------------------------------------ config
 
 def test_build_has_openmp_when_the_compiler_has_it():
