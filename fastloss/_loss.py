@@ -259,12 +259,7 @@ class ElementwiseLoss(Loss):
         return value, result
 
     def _grad_hess(self, y_true, y_pred, sample_weight, hess_floor, out, params):
-        if out is None:
-            g_out = h_out = None
-        elif isinstance(out, tuple) and len(out) == 2:
-            g_out, h_out = out
-        else:
-            raise TypeError("out must be a (grad, hess) tuple of arrays for grad_hess")
+        g_out, h_out = V.grad_hess_out(out)
         a = V.Elementwise(y_true, y_pred, sample_weight, g_out)
         n_threads = _threads.threads_for(a.size)
         grad, gflat = a.output(g_out, name="out[0]")

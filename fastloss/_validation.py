@@ -125,6 +125,15 @@ def check_out(out, shape, dtype, inputs, name="out"):
     return out
 
 
+def grad_hess_out(out):
+    """grad_hess's `out`: None, or a (grad, hess) pair of arrays (each checked by new_output)."""
+    if out is None:
+        return None, None
+    if isinstance(out, tuple) and len(out) == 2:
+        return out
+    raise TypeError("out must be a (grad, hess) tuple of arrays for grad_hess")
+
+
 def new_output(shape, dtype, order, out=None, inputs=(), name="out"):
     """(array returned to the user, flat contiguous view the kernel writes)."""
     if out is None:

@@ -134,12 +134,7 @@ class MulticlassLoss(Loss):
         return (total if reduction == "sum" else _mean(total, weight_total)), g
 
     def _grad_hess(self, y_true, y_pred, sample_weight, hess_floor, out, params):
-        if out is None:
-            g_out = h_out = None
-        elif isinstance(out, tuple) and len(out) == 2:
-            g_out, h_out = out
-        else:
-            raise TypeError("out must be a (grad, hess) tuple of arrays for grad_hess")
+        g_out, h_out = V.grad_hess_out(out)
         a, kwargs = self._prepare(y_true, y_pred, sample_weight, params)
         g = a.output(g_out, name="out[0]")
         h = a.output(h_out, name="out[1]")
