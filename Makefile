@@ -38,10 +38,12 @@ ASAN_TREE ?= build/asan
 ASAN_PY := $(abspath $(ASAN_VENV))/bin/python
 ASAN_STAMP := $(ASAN_VENV)/.deps-installed
 SANITIZE_TESTS ?= tests
+# --capture=sys: a sanitizer report is written by C code to fd 2, which pytest's default fd
+# capture would swallow when the run aborts on it.
 # Deselected: test_show_config_and_info_command asserts the -O3 of a normal build (a sanitized
 # build is -O1); test_default_threads_follow_openmp_environment starts Python with an emptied
 # environment, without the ASan preload the instrumented kernels need to load.
-SANITIZE_ARGS ?= -q -p no:cacheprovider \
+SANITIZE_ARGS ?= -q -p no:cacheprovider --capture=sys \
 	--deselect tests/test_api.py::test_show_config_and_info_command \
 	--deselect tests/test_api.py::test_default_threads_follow_openmp_environment
 

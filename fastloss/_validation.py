@@ -40,6 +40,8 @@ def _as_array(x, name):
     if kind not in "fiub":
         raise TypeError(f"{name}: cannot handle this type -> {arr.dtype} "
                         "(expected a real numeric array)")
+    if not arr.flags.aligned:   # e.g. a member of an uncompressed .npz, memory-mapped
+        arr = arr.copy()        # kernels read whole elements: misaligned access is UB
     return arr
 
 
@@ -154,8 +156,9 @@ class Elementwise:
                 and type(y_true) is np.ndarray):
             pk = _CODES.get(y_pred.dtype)
             yk = _CODES.get(y_true.dtype)
-            if (pk is not None and yk is not None and y_pred.flags.c_contiguous
-                    and y_true.flags.c_contiguous):
+            pf, yf = y_pred.flags, y_true.flags
+            if (pk is not None and yk is not None and pf.c_contiguous and yf.c_contiguous
+                    and pf.aligned and yf.aligned):
                 if y_true.shape != y_pred.shape:
                     check_same_shape(y_true, y_pred, "y_true", "y_pred")
                 self.shape = y_pred.shape

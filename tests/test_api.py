@@ -258,3 +258,15 @@ def test_show_config_and_info_command(capsys):
     assert out.returncode == 0 and "OpenMP:" in out.stdout
     out = subprocess.run([sys.executable, "-m", "fastloss", "list"], capture_output=True, text=True)
     assert out.returncode == 0 and "huber" in out.stdout and "delta=1.0" in out.stdout
+
+
+def test_misaligned_arrays_are_copied_before_a_kernel_reads_them():
+    # A float array at an odd byte offset (as inside an uncompressed .npz) is valid NumPy but
+    # must not reach a kernel as is (misaligned loads are undefined behaviour; UBSan flags them).
+    from fastloss._validation import Elementwise
+    raw = np.zeros(8 * 1000 + 1, dtype=np.uint8)
+    x = np.frombuffer(raw[1:], dtype=np.float64)
+    assert not x.flags.aligned
+    a = Elementwise(x, x, x)
+    assert a.y.flags.aligned and a.p.flags.aligned and a.w.flags.aligned
+    assert fl.mse(x, x + 1.0) == 1.0
