@@ -56,7 +56,7 @@ $(ASAN_STAMP):
 sanitize: $(ASAN_STAMP)
 	mkdir -p $(ASAN_TREE)
 	tar -c --exclude='*.so' --exclude='*.c' --exclude=__pycache__ --exclude=_build_info.py \
-		setup.py pyproject.toml README.md fastloss tests examples | tar -x -C $(ASAN_TREE)
+		setup.py pyproject.toml README.md fastloss tests examples benchmarks | tar -x -C $(ASAN_TREE)
 	cd $(ASAN_TREE) && FASTLOSS_SANITIZE=1 FASTLOSS_VARIANTS=baseline FASTLOSS_BUILD_JOBS=2 \
 		$(ASAN_PY) setup.py --quiet build_ext --inplace -j 2
 	cd $(ASAN_TREE) && \
