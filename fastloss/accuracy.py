@@ -169,6 +169,246 @@ add("binary_cross_entropy_with_logits",
 # Other losses add rows here (or from their family's module) with add(name, Oracle(...), points).
 
 
+# Derivatives by differentiating the value in mpmath, for losses whose closed forms are long
+# (focal): the working precision grows with the logits so that tails like exp(-2 |z|) are not
+# lost to cancellation; an infinite logit is replaced by +-2000 (exp(-2000) is far below any
+# dtype's resolution, so the limit is what the dtypes see).
+_FAR = 2000.0
+
+
+def _finite(z):
+    m = _mp()
+    return m.mpf(_FAR) * m.sign(z) if m.isinf(z) else z
+
+
+def _extra_digits(*zs):
+    m = _mp()
+    return int(max((abs(float(z)) for z in zs if m.isfinite(z)), default=0.0) * 0.87) + 20
+
+
+def _diff(f, z, order):
+    m = _mp()
+    z = _finite(z)
+    with m.workdps(DIGITS + _extra_digits(z)):
+        return +m.diff(f, z, order)
+
+
+def _sign_label(y):
+    """t in {-1, +1} of a single label: {-1, +1} as given, {0, 1} read as {-1, +1}."""
+    return -1 if y == 0 else (1 if y > 0 else -1)
+
+
+def _hinge(y, s, margin):
+    t = _sign_label(y)
+    r = margin - t * s
+    return r if r > 0 else 0 * r
+
+
+def _hinge_grad(y, s, margin):
+    t = _sign_label(y)
+    r = margin - t * s
+    return -t if r > 0 else (0 if r < 0 else -_mp().mpf(t) / 2)
+
+
+def _squared_hinge_grad(y, s, margin):
+    t = _sign_label(y)
+    r = margin - t * s
+    return -2 * t * r if r > 0 else 0
+
+
+_SCORES = sorted(set(LOGITS) | {0.999999, 1.0, 1.000001, -1.0, 0.5, 2.0})
+_MARGINS = (1.0, 0.0, 2.5)
+
+add("hinge", Oracle(_hinge, _hinge_grad, lambda y, s, margin: 0),
+    [HardPoint(y, s, {"margin": mg}) for mg in _MARGINS for y in (1.0, -1.0, 0.0)
+     for s in _SCORES] + [HardPoint(1.0, s, {"margin": 3.0}) for s in _near(3.0)],
+    bound={"f8": 1.0})
+add("squared_hinge",
+    Oracle(lambda y, s, margin: _hinge(y, s, margin) ** 2, _squared_hinge_grad,
+           lambda y, s, margin: (lambda r: 2 if r > 0 else (0 if r < 0 else 1))(
+               margin - _sign_label(y) * s)),
+    [HardPoint(y, s, {"margin": mg}) for mg in _MARGINS for y in (1.0, -1.0, 0.0)
+     for s in _SCORES] + [HardPoint(-1.0, s, {"margin": 3.0}) for s in _near(-3.0)],
+    bound={"f8": 1.0})
+
+
+def _bce(y, p, eps):
+    m = _mp()
+    pc = min(max(p, eps), 1 - eps)
+    a = y * m.log(pc) if y != 0 else 0
+    b = (1 - y) * m.log(1 - pc) if y != 1 else 0
+    return -(a + b)
+
+
+def _bce_grad(y, p, eps):
+    pc = min(max(p, eps), 1 - eps)
+    return (pc - y) / (pc * (1 - pc))
+
+
+def _bce_hess(y, p, eps):
+    pc = min(max(p, eps), 1 - eps)
+    return y / pc ** 2 + (1 - y) / (1 - pc) ** 2
+
+
+# eps is explicit: the default (the prediction dtype's epsilon) is not a function of the
+# values; 2**-52 and 2**-23 are the float64 and float32 defaults.
+_EPSILONS = (2.0 ** -52, 2.0 ** -23, 1e-3)
+add("binary_cross_entropy", Oracle(_bce, _bce_grad, _bce_hess),
+    [HardPoint(y, p, {"eps": e}) for e in _EPSILONS for y in (0.0, 1.0, 0.3)
+     for p in PROBABILITIES + [0.25, 0.9]]
+    + [HardPoint(1.0, p, {"eps": 1e-3}) for p in _near(1e-3)])
+
+
+def _focal(y, z, gamma, alpha):
+    m = _mp()
+    if m.isinf(z):    # the limit: the logit term is linear in z, the factor (1 - p_t)^gamma -> 0 or 1
+        z = _finite(z)
+        with m.workdps(DIGITS + _extra_digits(z)):
+            return +_focal(y, z, gamma, alpha)
+    sig = _sigmoid(z)
+    p_t = y * sig + (1 - y) * (1 - sig)
+    # 1 - p_t without cancellation: y (1 - sigmoid(z)) + (1 - y) sigmoid(z)
+    q = y * _sigmoid(-z) + (1 - y) * sig
+    a_t = 1 if alpha < 0 else alpha * y + (1 - alpha) * (1 - y)
+    bce = _bce_logits(y, z)
+    return a_t * bce * (q ** gamma if q != 0 or gamma != 0 else 1) + 0 * p_t
+
+
+def _focal_grad(y, z, gamma, alpha):
+    return _diff(lambda t: _focal(y, t, gamma, alpha), z, 1)
+
+
+def _focal_hess(y, z, gamma, alpha):
+    return _diff(lambda t: _focal(y, t, gamma, alpha), z, 2)
+
+
+def _focal_hess_floored(y, z, gamma, alpha):
+    return max(_focal_hess(y, z, gamma, alpha), 0)   # grad_hess floors at hess_floor = 0
+
+
+add("focal", Oracle(_focal, _focal_grad, _focal_hess_floored),
+    [HardPoint(y, z, {"gamma": g, "alpha": a}) for g, a in ((2.0, 0.25), (0.0, -1.0), (1.0, 0.5))
+     for y in (0.0, 1.0, 0.5) for z in LOGITS])
+
+
+# ------------------------------------------------------------------------------ multiclass
+# One row per point: y_true a label (int) or a row of target probabilities, y_pred a row.
+
+
+def _lse(z):
+    m = _mp()
+    top = max(z)
+    if m.isinf(top):
+        return top
+    return top + m.log(m.fsum(m.exp(v - top) for v in z))
+
+
+def _softmax_parts(label, z):
+    """(p, q = 1 - p_y summed from the other classes, log p_y) without cancellation."""
+    m = _mp()
+    lse = _lse(z)
+    p = [m.exp(v - lse) for v in z]
+    q = m.fsum(p[j] for j in range(len(z)) if j != label)
+    return p, q, z[label] - lse
+
+
+def _ce(label, z):
+    return -_softmax_parts(int(label), z)[2]
+
+
+def _ce_grad(label, z):
+    label = int(label)
+    p, q, _ = _softmax_parts(label, z)
+    return [q * -1 if j == label else p[j] for j in range(len(z))]
+
+
+def _ce_hess(label, z):
+    label = int(label)
+    p, q, _ = _softmax_parts(label, z)
+    return [p[j] * (q if j == label else 1 - p[j]) for j in range(len(z))]
+
+
+def _row_diff(f, z, order):
+    """Partial derivatives of f(row) in each coordinate, at a precision fitting the logits."""
+    m = _mp()
+    out = []
+    with m.workdps(DIGITS + 2 * _extra_digits(*z)):
+        for j in range(len(z)):
+            def along(t, j=j):
+                return f([t if k == j else v for k, v in enumerate(z)])
+            out.append(+m.diff(along, z[j], order))
+    return out
+
+
+def _softmax_focal(label, z, gamma):
+    _, q, log_py = _softmax_parts(int(label), z)
+    return -(q ** gamma) * log_py if gamma != 0 else -log_py
+
+
+_HARD_ROWS = [  # (label, logits): saturated, tied, tiny, overflow-sized and mixed rows
+    (0, [0.0, 0.0]), (1, [1e-300, -1e-300]), (0, [1e-8, 0.0, -1e-8]), (0, [20.0, -20.0]),
+    (1, [20.0, -20.0]), (0, [37.0, 0.0, 0.0]), (2, [37.0, 0.0, 0.0]), (0, [710.0, -710.0]),
+    (1, [710.0, 0.0, -710.0, 1.0]), (0, [1e4, -1e4]), (1, [1e4, -1e4]),
+    (3, [-1e4, 0.5, 1e4, 1e4]), (2, [1.0, 2.0, 3.0, 4.0]), (0, [-20.0, 0.0, 1e-8, 20.0]),
+    (0, [0.0, -math.inf]), (1, [-1e4, 0.0, -math.inf])]
+
+add("cross_entropy", Oracle(_ce, _ce_grad, _ce_hess),
+    [HardPoint(y, z) for y, z in _HARD_ROWS])
+add("softmax_focal",
+    Oracle(_softmax_focal,
+           lambda y, z, gamma: _row_diff(lambda r: _softmax_focal(y, r, gamma), z, 1),
+           lambda y, z, gamma: [max(h, 0) for h in     # grad_hess floors at 0
+                                _row_diff(lambda r: _softmax_focal(y, r, gamma), z, 2)]),
+    [HardPoint(y, z, {"gamma": g}) for g in (2.0, 0.5, 0.0) for y, z in _HARD_ROWS
+     if all(math.isfinite(v) for v in z)])
+
+
+def _cce_clip(q, eps):
+    return min(max(q, eps), 1 - eps)
+
+
+def _cce(label, q, eps):
+    return -_mp().log(_cce_clip(q[int(label)], eps))
+
+
+def _cce_grad(label, q, eps):
+    y = int(label)
+    return [(-1 / q[j] if eps <= q[j] <= 1 - eps else 0) if j == y else 0 for j in range(len(q))]
+
+
+def _cce_hess(label, q, eps):
+    y = int(label)
+    return [(1 / q[j] ** 2 if eps <= q[j] <= 1 - eps else 0) if j == y else 0
+            for j in range(len(q))]
+
+
+_PROBABILITY_ROWS = [(0, [0.5, 0.5]), (0, [0.0, 1.0]), (1, [0.0, 1.0]), (0, [1e-300, 1.0]),
+                     (1, [1e-16, 1.0 - 1e-16]), (0, [1e-16, 1.0 - 1e-16]), (2, [0.2, 0.3, 0.5]),
+                     (0, [1.0, 0.0, 0.0]), (1, [0.25, 1e-300, 0.5, 0.25]),
+                     (3, [0.1, 0.2, 0.3, 0.4])]
+add("categorical_cross_entropy", Oracle(_cce, _cce_grad, _cce_hess),
+    [HardPoint(y, q, {"eps": e}) for e in _EPSILONS for y, q in _PROBABILITY_ROWS])
+
+
+def _kl(p, q):
+    m = _mp()
+    return m.fsum(pk * (m.log(pk) - m.log(qk)) if pk != 0 else 0 for pk, qk in zip(p, q))
+
+
+def _kl_grad(p, q):
+    return [-pk / qk if pk != 0 else 0 for pk, qk in zip(p, q)]
+
+
+def _kl_hess(p, q):
+    return [pk / qk ** 2 if pk != 0 else 0 for pk, qk in zip(p, q)]
+
+
+_TARGET_ROWS = [[0.5, 0.5], [1.0, 0.0], [0.0, 1.0], [1e-300, 1.0], [1e-16, 1.0 - 1e-16],
+                [0.25, 0.25, 0.5], [0.1, 0.2, 0.3, 0.4]]
+add("kl_divergence", Oracle(_kl, _kl_grad, _kl_hess),
+    [HardPoint(t, q) for t in _TARGET_ROWS for _, q in _PROBABILITY_ROWS if len(q) == len(t)])
+
+
 # ------------------------------------------------------------------------------ measuring
 
 def _to_mp(x):
