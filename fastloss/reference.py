@@ -209,36 +209,44 @@ def _softmax_focal_parts(labels, z, gamma, alpha):
     p_all = np.exp(log_p)
     lp = log_p[rows, labels]
     p = p_all[rows, labels]
+    # 1 - p_y summed from the other classes, and log p_y = -log1p(sum_j!=y exp(z_j - z_y)) when
+    # z_y is the row's largest logit: both keep their digits as p_y -> 1
+    others = np.ones(z.shape, dtype=bool)
+    others[rows, labels] = False
+    q = np.sum(np.where(others, p_all, 0.0), axis=1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        top = z[rows, labels] >= np.max(z, axis=1)
+        lp_near_one = -np.log1p(np.sum(np.where(others, np.exp(z - z[rows, labels][:, None]),
+                                                0.0), axis=1))
+    lp = np.where(top & np.isfinite(z[rows, labels]), lp_near_one, lp)
     if alpha is None:
         a = np.ones(n)
     else:
         a = np.broadcast_to(np.asarray(alpha, dtype=np.float64), (k,))[labels]
     d = -p_all
     d[rows, labels] += 1.0
-    return a, p, lp, p_all, d
+    return a, p, lp, p_all, d, q
 
 
 def softmax_focal(labels, z, gamma=2.0, alpha=None):
-    a, p, lp, _, _ = _softmax_focal_parts(labels, z, gamma, alpha)
-    return -a * (1.0 - p) ** gamma * lp
+    a, p, lp, _, _, q = _softmax_focal_parts(labels, z, gamma, alpha)
+    return -a * q ** gamma * lp
 
 
 def softmax_focal_grad(labels, z, gamma=2.0, alpha=None):
     # l = -a (1-p)^g log p; dl/dz_j = a (dl/dp) p d_j with d_j = [j = y] - p_j
-    a, p, lp, _, d = _softmax_focal_parts(labels, z, gamma, alpha)
-    q = 1.0 - p
-    with np.errstate(divide="ignore", invalid="ignore"):
-        focusing = np.where(p == 0, 0.0, gamma * q ** (gamma - 1) * lp * p)
+    a, p, lp, _, d, q = _softmax_focal_parts(labels, z, gamma, alpha)
+    with np.errstate(divide="ignore", invalid="ignore"):   # limits: p log p, q^(g-1) log p -> 0
+        focusing = np.where((p == 0) | (q == 0), 0.0, gamma * q ** (gamma - 1) * lp * p)
     return (a * (focusing - q ** gamma))[:, None] * d
 
 
 def softmax_focal_hess(labels, z, gamma=2.0, alpha=None):
     # with G(p) = p dl/dp: d2l/dz_j2 = a (G'(p) p d_j^2 - G(p) p_j (1 - p_j))
-    a, p, lp, p_all, d = _softmax_focal_parts(labels, z, gamma, alpha)
-    q = 1.0 - p
+    a, p, lp, p_all, d, q = _softmax_focal_parts(labels, z, gamma, alpha)
     with np.errstate(divide="ignore", invalid="ignore"):   # the limits p log p -> 0, q -> 0
         plp = np.where(p == 0, 0.0, p * lp)
-        big_g = gamma * plp * q ** (gamma - 1) - q ** gamma
+        big_g = np.where(q == 0, 0.0, gamma * plp * q ** (gamma - 1) - q ** gamma)
         dg_p = np.where(q == 0, 0.0, gamma * q ** (gamma - 1) * (plp + 2.0 * p)
                         - gamma * (gamma - 1) * p * plp * q ** (gamma - 2))
     return a[:, None] * (dg_p[:, None] * d ** 2 - big_g[:, None] * p_all * (1.0 - p_all))

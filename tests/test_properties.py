@@ -167,7 +167,9 @@ def cases(draw, loss, extreme_values=True):
     if w is not None:
         w = with_layout(w, layouts["sample_weight"])
 
-    factors = draw(st.lists(st.sampled_from([1.0, 0.3, 0.5, 0.9, 1.7, 3.0, 1e-3, 1e3]),
+    # Up to 100x the defaults: beyond, an exponent such as focal's gamma = 2000 makes the loss
+    # ill-conditioned (relative error ~ gamma * eps in any implementation), not the kernel wrong.
+    factors = draw(st.lists(st.sampled_from([1.0, 0.3, 0.5, 0.9, 1.7, 3.0, 1e-3, 1e2]),
                             min_size=len(loss.params), max_size=len(loss.params)))
     params = scaled_params(loss, factors)
     note(f"shape {p.shape}; dtypes y {y.dtype} p {p.dtype} w {None if w is None else w.dtype}; "
