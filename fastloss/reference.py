@@ -95,7 +95,8 @@ def _is_labels(target):
 
 def _log_softmax(z):
     m = np.max(z, axis=1, keepdims=True)
-    return z - m - np.log(np.sum(np.exp(z - m), axis=1, keepdims=True))
+    shifted = np.where(z == m, 0.0, z - m)   # +inf logits: the limit, no inf - inf
+    return shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
 
 
 def _xlogy_rows(a, b):
@@ -146,18 +147,22 @@ def _one_hot_or_probabilities(target, k):
     return np.eye(k)[np.asarray(target)] if _is_labels(target) else np.asarray(target, float)
 
 
-def _default_eps(eps):
-    return np.finfo(np.float64).eps if eps is None else eps
+def _default_eps(eps, q=None):
+    """The documented default: the machine epsilon of the predictions' compute dtype."""
+    if eps is not None:
+        return eps
+    low_precision = q is not None and np.asarray(q).dtype in (np.float32, np.float16)
+    return np.finfo(np.float32 if low_precision else np.float64).eps
 
 
 def categorical_cross_entropy(target, q, eps=None):
-    eps = _default_eps(eps)
+    eps = _default_eps(eps, q)
     t = _one_hot_or_probabilities(target, q.shape[1])
     return _xlogy_rows(t, -np.log(np.clip(q, eps, 1.0 - eps)))
 
 
 def categorical_cross_entropy_grad(target, q, eps=None):
-    eps = _default_eps(eps)
+    eps = _default_eps(eps, q)
     t = _one_hot_or_probabilities(target, q.shape[1])
     inside = (q >= eps) & (q <= 1.0 - eps)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -165,7 +170,7 @@ def categorical_cross_entropy_grad(target, q, eps=None):
 
 
 def categorical_cross_entropy_hess(target, q, eps=None):
-    eps = _default_eps(eps)
+    eps = _default_eps(eps, q)
     t = _one_hot_or_probabilities(target, q.shape[1])
     inside = (q >= eps) & (q <= 1.0 - eps)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -187,7 +192,7 @@ def multiclass_hinge(labels, s, margin=1.0):
 
 def multiclass_hinge_grad(labels, s, margin=1.0):
     v, rows, labels = _hinge_violations(labels, s, margin)
-    g = (v > 0).astype(np.float64)
+    g = np.where(np.isnan(v), v, (v > 0).astype(np.float64))   # NaN in, NaN out
     g[rows, labels] = -g.sum(axis=1)
     return g
 
@@ -204,36 +209,47 @@ def _softmax_focal_parts(labels, z, gamma, alpha):
     p_all = np.exp(log_p)
     lp = log_p[rows, labels]
     p = p_all[rows, labels]
+    # 1 - p_y summed from the other classes, and log p_y = -log1p(sum_j!=y exp(z_j - z_y)) when
+    # z_y is the row's largest logit: both keep their digits as p_y -> 1
+    others = np.ones(z.shape, dtype=bool)
+    others[rows, labels] = False
+    q = np.sum(np.where(others, p_all, 0.0), axis=1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        top = z[rows, labels] >= np.max(z, axis=1)
+        lp_near_one = -np.log1p(np.sum(np.where(others, np.exp(z - z[rows, labels][:, None]),
+                                                0.0), axis=1))
+    lp = np.where(top & np.isfinite(z[rows, labels]), lp_near_one, lp)
     if alpha is None:
         a = np.ones(n)
     else:
         a = np.broadcast_to(np.asarray(alpha, dtype=np.float64), (k,))[labels]
     d = -p_all
     d[rows, labels] += 1.0
-    return a, p, lp, p_all, d
+    return a, p, lp, p_all, d, q
 
 
 def softmax_focal(labels, z, gamma=2.0, alpha=None):
-    a, p, lp, _, _ = _softmax_focal_parts(labels, z, gamma, alpha)
-    return -a * (1.0 - p) ** gamma * lp
+    a, p, lp, _, _, q = _softmax_focal_parts(labels, z, gamma, alpha)
+    return -a * q ** gamma * lp
 
 
 def softmax_focal_grad(labels, z, gamma=2.0, alpha=None):
     # l = -a (1-p)^g log p; dl/dz_j = a (dl/dp) p d_j with d_j = [j = y] - p_j
-    a, p, lp, _, d = _softmax_focal_parts(labels, z, gamma, alpha)
-    q = 1.0 - p
-    dl_dp = gamma * q ** (gamma - 1) * lp - q ** gamma / p
-    return (a * dl_dp * p)[:, None] * d
+    a, p, lp, _, d, q = _softmax_focal_parts(labels, z, gamma, alpha)
+    with np.errstate(divide="ignore", invalid="ignore"):   # limits: p log p, q^(g-1) log p -> 0
+        focusing = np.where((p == 0) | (q == 0), 0.0, gamma * q ** (gamma - 1) * lp * p)
+    return (a * (focusing - q ** gamma))[:, None] * d
 
 
 def softmax_focal_hess(labels, z, gamma=2.0, alpha=None):
     # with G(p) = p dl/dp: d2l/dz_j2 = a (G'(p) p d_j^2 - G(p) p_j (1 - p_j))
-    a, p, lp, p_all, d = _softmax_focal_parts(labels, z, gamma, alpha)
-    q = 1.0 - p
-    big_g = gamma * p * lp * q ** (gamma - 1) - q ** gamma
-    dg = (gamma * q ** (gamma - 1) * (lp + 2.0)
-          - gamma * (gamma - 1) * p * lp * q ** (gamma - 2))
-    return a[:, None] * ((dg * p)[:, None] * d ** 2 - big_g[:, None] * p_all * (1.0 - p_all))
+    a, p, lp, p_all, d, q = _softmax_focal_parts(labels, z, gamma, alpha)
+    with np.errstate(divide="ignore", invalid="ignore"):   # the limits p log p -> 0, q -> 0
+        plp = np.where(p == 0, 0.0, p * lp)
+        big_g = np.where(q == 0, 0.0, gamma * plp * q ** (gamma - 1) - q ** gamma)
+        dg_p = np.where(q == 0, 0.0, gamma * q ** (gamma - 1) * (plp + 2.0 * p)
+                        - gamma * (gamma - 1) * p * plp * q ** (gamma - 2))
+    return a[:, None] * (dg_p[:, None] * d ** 2 - big_g[:, None] * p_all * (1.0 - p_all))
 
 
 def kl_divergence(p_true, q, log_input=False):
@@ -326,38 +342,41 @@ def _softplus(z):
 
 
 def binary_cross_entropy(y, p, eps=None):
-    eps = np.finfo(np.float64).eps if eps is None else eps
+    eps = _default_eps(eps, p)
     p = np.clip(p, eps, 1.0 - eps)
     return -(y * np.log(p) + (1.0 - y) * np.log(1.0 - p))
 
 
 def binary_cross_entropy_grad(y, p, eps=None):
-    eps = np.finfo(np.float64).eps if eps is None else eps
+    eps = _default_eps(eps, p)
     p = np.clip(p, eps, 1.0 - eps)
     return -y / p + (1.0 - y) / (1.0 - p)
 
 
 def binary_cross_entropy_hess(y, p, eps=None):
-    eps = np.finfo(np.float64).eps if eps is None else eps
+    eps = _default_eps(eps, p)
     p = np.clip(p, eps, 1.0 - eps)
     return y / p ** 2 + (1.0 - y) / (1.0 - p) ** 2
 
 
 def binary_cross_entropy_with_logits(y, z, pos_weight=1.0):
     pos_weight = 1.0 if pos_weight is None else pos_weight
-    return pos_weight * y * _softplus(-z) + (1.0 - y) * _softplus(z)
+    # A term whose coefficient is 0 is left out (0 * inf at an infinite logit), as documented.
+    with np.errstate(invalid="ignore"):
+        positive = np.where(pos_weight * y == 0, 0.0, pos_weight * y * _softplus(-z))
+        negative = np.where(1.0 - y == 0, 0.0, (1.0 - y) * _softplus(z))
+    return positive + negative
 
 
 def binary_cross_entropy_with_logits_grad(y, z, pos_weight=1.0):
     pos_weight = 1.0 if pos_weight is None else pos_weight
-    s = _sigmoid(z)
-    return (pos_weight * y + 1.0 - y) * s - pos_weight * y
+    # the documented form (no cancellation of (w y + 1 - y) s against w y)
+    return -(pos_weight * y) * _sigmoid(-z) + (1.0 - y) * _sigmoid(z)
 
 
 def binary_cross_entropy_with_logits_hess(y, z, pos_weight=1.0):
     pos_weight = 1.0 if pos_weight is None else pos_weight
-    s = _sigmoid(z)
-    return (pos_weight * y + 1.0 - y) * s * (1.0 - s)
+    return (pos_weight * y + 1.0 - y) * _sigmoid(z) * _sigmoid(-z)   # 1 - s without cancelling
 
 
 def _signs(y):
@@ -372,11 +391,11 @@ def hinge(y, s, margin=1.0):
 def hinge_grad(y, s, margin=1.0):
     t = _signs(y)
     r = margin - t * s
-    return np.where(r > 0, -t, np.where(r < 0, 0.0, -0.5 * t))
+    return np.where(r > 0, -t, np.where(r < 0, 0.0, np.where(r == 0, -0.5 * t, r)))
 
 
 def hinge_hess(y, s, margin=1.0):
-    return np.zeros(np.broadcast(y, s).shape)
+    return np.where(np.isnan(margin - _signs(y) * s), np.nan, 0.0)   # NaN in, NaN out
 
 
 def squared_hinge(y, s, margin=1.0):
@@ -390,14 +409,14 @@ def squared_hinge_grad(y, s, margin=1.0):
 
 def squared_hinge_hess(y, s, margin=1.0):
     r = margin - _signs(y) * s
-    return np.where(r > 0, 2.0, np.where(r < 0, 0.0, 1.0))
+    return np.where(r > 0, 2.0, np.where(r < 0, 0.0, np.where(r == 0, 1.0, r)))
 
 
 def _focal_parts(y, z, gamma, alpha):
     """torchvision's sigmoid_focal_loss pieces: alpha_t, ce, q = 1 - p_t, sigmoid."""
     p = _sigmoid(z)
     ce = binary_cross_entropy_with_logits(y, z)
-    q = 1.0 - (p * y + (1.0 - p) * (1.0 - y))
+    q = y * _sigmoid(-z) + (1.0 - y) * p     # 1 - p_t, without cancelling
     alpha_t = 1.0 if alpha is None or alpha < 0 else alpha * y + (1.0 - alpha) * (1.0 - y)
     return alpha_t, ce, q, p
 
@@ -411,18 +430,23 @@ def focal_grad(y, z, gamma=2.0, alpha=0.25):
     # d/dz [ce q^g] = (p - y) q^g + ce g q^(g-1) dq/dz, with dq/dz = (1 - 2y) p (1 - p).
     alpha_t, ce, q, p = _focal_parts(y, z, gamma, alpha)
     dq = (1.0 - 2.0 * y) * p * (1.0 - p)
-    return alpha_t * ((p - y) * q ** gamma + ce * gamma * q ** (gamma - 1.0) * dq)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        focusing = np.where(dq == 0, 0.0, ce * gamma * q ** (gamma - 1.0) * dq)
+    return alpha_t * ((p - y) * q ** gamma + focusing)
 
 
 def focal_hess(y, z, gamma=2.0, alpha=0.25):
     alpha_t, ce, q, p = _focal_parts(y, z, gamma, alpha)
-    s1 = p * (1.0 - p)
+    s1 = p * _sigmoid(-z)
     dq = (1.0 - 2.0 * y) * s1
     d2q = (1.0 - 2.0 * y) * s1 * (1.0 - 2.0 * p)
     m = q ** gamma
-    dm = gamma * q ** (gamma - 1.0) * dq
-    d2m = gamma * ((gamma - 1.0) * q ** (gamma - 2.0) * dq ** 2 + q ** (gamma - 1.0) * d2q)
-    return alpha_t * (s1 * m + 2.0 * (p - y) * dm + ce * d2m)
+    with np.errstate(divide="ignore", invalid="ignore"):   # dq = 0 (saturated): limits 0
+        dm = np.where(dq == 0, 0.0, gamma * q ** (gamma - 1.0) * dq)
+        d2m = np.where(dq == 0, 0.0, gamma * ((gamma - 1.0) * q ** (gamma - 2.0) * dq ** 2
+                                              + q ** (gamma - 1.0) * d2q))
+    h = alpha_t * (s1 * m + 2.0 * (p - y) * dm + ce * d2m)
+    return np.where(np.isinf(z) & ~np.isnan(y), 0.0, h)   # the limit at +-inf logits
 
 
 # ------------------------------------------------------------------------------- reductions
@@ -445,8 +469,19 @@ def _weights(w, shape):
     return np.ones(shape) if w is None else np.asarray(w, dtype=np.float64)
 
 
+_DTYPE_DEFAULT_EPS = ("binary_cross_entropy", "categorical_cross_entropy")
+
+
+def _dtype_defaults(name, p, params):
+    """Resolve eps=None (the prediction dtype's epsilon) while the dtype is still known."""
+    if name in _DTYPE_DEFAULT_EPS and params.get("eps") is None:
+        params = dict(params, eps=float(_default_eps(None, p)))
+    return params
+
+
 def value(name, y, p, sample_weight=None, reduction="mean", **params):
     """The reduced loss, in float64."""
+    params = _dtype_defaults(name, p, params)
     if name in ROW_LOSSES:
         return row_value(name, y, p, sample_weight, reduction, **params)
     y = np.asarray(y, dtype=np.float64)
@@ -469,6 +504,7 @@ def value(name, y, p, sample_weight=None, reduction="mean", **params):
 
 def grad(name, y, p, sample_weight=None, reduction="mean", **params):
     """d(reduced loss)/dp, in float64."""
+    params = _dtype_defaults(name, p, params)
     if name in ROW_LOSSES:
         return row_grad(name, y, p, sample_weight, reduction, **params)
     y = np.asarray(y, dtype=np.float64)
@@ -482,6 +518,7 @@ def grad(name, y, p, sample_weight=None, reduction="mean", **params):
 
 def grad_hess(name, y, p, sample_weight=None, hess_floor=0.0, **params):
     """Per-element w * dl/dp and w * max(d2l/dp2, hess_floor)."""
+    params = _dtype_defaults(name, p, params)
     if name in ROW_LOSSES:
         return row_grad_hess(name, y, p, sample_weight, hess_floor, **params)
     y = np.asarray(y, dtype=np.float64)

@@ -124,3 +124,30 @@ def test_bitwise_identical_for_any_thread_count(name, dtype):
                            loss.value_and_grad(y, p, reduction="none"))
     for n, r in results.items():
         assert bitwise_equal(r, results[1]), f"{name}: {n} threads differ from 1"
+
+
+def _other_losses():
+    """Losses with their own inputs (not (y_true, y_pred)): metric losses, from make_inputs."""
+    return [n for n in all_losses() if n not in pair_names()
+            and hasattr(fl.get(n), "make_inputs") and len(fl.get(n).input_names) > 0]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("name", _other_losses())
+def test_bitwise_identical_for_any_thread_count_own_inputs(name, dtype):
+    """The same for losses with their own input signature (triplets, pairs): value, per-row
+    values and every input's gradient, through ``make_inputs`` and ``sample_weight_shape``."""
+    loss = fl.get(name)
+    rng = np.random.default_rng(11)
+    inputs = loss.make_inputs(BIG, dtype, rng)
+    w = rng.uniform(0.0, 2.0, loss.sample_weight_shape(*inputs))
+    assert np.shape(inputs[0])[0] > 1
+    results = {}
+    for n in (1, 2, 3, 4, 7):
+        with fl.threads(n):
+            results[n] = (loss(*inputs), loss(*inputs, sample_weight=w, reduction="sum"),
+                          loss(*inputs, sample_weight=w, reduction="none"),
+                          tuple(loss.grad(*inputs, sample_weight=w)),
+                          loss.partial_sums(*inputs, sample_weight=w))
+    for n, r in results.items():
+        assert bitwise_equal(r, results[1]), f"{name}: {n} threads differ from 1"

@@ -167,7 +167,9 @@ def cases(draw, loss, extreme_values=True):
     if w is not None:
         w = with_layout(w, layouts["sample_weight"])
 
-    factors = draw(st.lists(st.sampled_from([1.0, 0.3, 0.5, 0.9, 1.7, 3.0, 1e-3, 1e3]),
+    # Up to 100x the defaults: beyond, an exponent such as focal's gamma = 2000 makes the loss
+    # ill-conditioned (relative error ~ gamma * eps in any implementation), not the kernel wrong.
+    factors = draw(st.lists(st.sampled_from([1.0, 0.3, 0.5, 0.9, 1.7, 3.0, 1e-3, 1e2]),
                             min_size=len(loss.params), max_size=len(loss.params)))
     params = scaled_params(loss, factors)
     note(f"shape {p.shape}; dtypes y {y.dtype} p {p.dtype} w {None if w is None else w.dtype}; "
@@ -243,6 +245,35 @@ def _losses():
 def test_kernels_match_the_reference(name, data):
     loss = pair_loss(name)
     y, p, w, params = data.draw(cases(loss))
+    floor = data.draw(st.sampled_from([0.0, 1e-6, 0.5]), label="hess_floor")
+    rows = nan_rows(loss, y, p)
+    if rows is not None and rows.any():
+        # A row-wise loss: a NaN anywhere in a row makes that row's loss NaN (the textbook
+        # reference may drop a NaN multiplied by a zero target); the other rows are compared.
+        with np.errstate(all="ignore"):
+            per = loss(y, p, sample_weight=w, reduction="none", **params)
+            assert np.isnan(per[rows]).all(), f"{name}: a row with NaN has a finite loss"
+            assert math.isnan(loss(y, p, sample_weight=w, reduction="sum", **params))
+        keep = ~rows
+        y, p = np.asarray(y)[keep], np.asarray(p)[keep]
+        w = None if w is None else np.asarray(w)[keep]
+    check_against_reference(loss, name, y, p, w, params, floor)
+
+
+def nan_rows(loss, y, p):
+    """For a row-wise loss (weights per row), the rows with a NaN input; None if elementwise."""
+    if is_elementwise(loss):
+        return None
+    n_rows = np.shape(p)[0]
+    rows = np.zeros(n_rows, dtype=bool)
+    for a in (y, p):
+        a = np.asarray(a)
+        if a.dtype.kind == "f" and a.ndim >= 1 and a.shape[0] == n_rows:
+            rows |= np.isnan(a).reshape(n_rows, -1).any(axis=1)
+    return rows
+
+
+def check_against_reference(loss, name, y, p, w, params, floor):
     out_dtype = compute_dtype(p)
     total = weight_total(loss, y, p, w)
     with np.errstate(all="ignore"):
@@ -267,7 +298,6 @@ def test_kernels_match_the_reference(name, data):
             if reduction != "none":
                 separate = loss(y, p, sample_weight=w, reduction=reduction, **params)
                 assert value == separate or (math.isnan(value) and math.isnan(separate))
-        floor = data.draw(st.sampled_from([0.0, 1e-6, 0.5]), label="hess_floor")
         g, h = loss.grad_hess(y, p, sample_weight=w, hess_floor=floor, **params)
         want_g, want_h = R.grad_hess(name, y, p, sample_weight=w, hess_floor=floor, **params)
         assert g.dtype == h.dtype == out_dtype
@@ -296,7 +326,8 @@ def test_gradients_match_finite_differences(name, data):
     usable = np.ones(p.shape, dtype=bool) if kinks is None else \
         np.broadcast_to(kinks, p.shape) > 8 * step
     dom = loss.domain(loss.input_names[1])
-    usable &= (p - step >= dom.low) & (p + step <= dom.high)
+    # Away from a bounded domain's edges (log q, 1/q are singular there): 1000 steps.
+    usable &= (p - 1000 * step >= dom.low) & (p + 1000 * step <= dom.high)
     assume(usable.any())
     g = loss.grad(y, p, sample_weight=w, reduction="none", **params)
     _, h = loss.grad_hess(y, p, sample_weight=w, **params)
@@ -313,7 +344,8 @@ def test_gradients_match_finite_differences(name, data):
             f"{name} grad at {i}: {g[i]} vs finite difference {fd}"
         g_hi = loss.grad(y, hi, sample_weight=w, reduction="none", **params)
         g_lo = loss.grad(y, lo, sample_weight=w, reduction="none", **params)
-        fd_h = (g_hi[i] - g_lo[i]) / h2
+        # grad_hess floors the second derivative at hess_floor (0 here): w * max(d2l, 0)
+        fd_h = max((g_hi[i] - g_lo[i]) / h2, 0.0)
         rounding = 8 * EPS64 * (1 + max(abs(g_hi[i]), abs(g_lo[i]))) / h2
         assert abs(fd_h - h[i]) <= 1e-5 * abs(h[i]) + rounding + 1e-9, \
             f"{name} hess at {i}: {h[i]} vs finite difference {fd_h}"
@@ -329,8 +361,8 @@ def test_nan_in_gives_nan_out(name, data):
                   if loss.domain(k).nan and not loss.domain(k).discrete]
     assume(np.size(p) > 0 and nan_inputs)
     target_name, prediction_name = loss.input_names
-    arrays = {target_name: np.array(y, dtype=np.float64 if np.asarray(y).dtype.kind != "f"
-                                    else None),
+    float_target = np.asarray(y).dtype.kind == "f" or target_name not in nan_inputs
+    arrays = {target_name: np.array(y, dtype=None if float_target else np.float64),
               prediction_name: np.array(p)}
     mask = {}
     for k in nan_inputs:

@@ -313,7 +313,7 @@ cdef inline double _row_kl_divergence(const rows_t* R, const floating* x, const 
                 d2 = 0.0
             else:
                 d1 = -pj / xj
-                d2 = pj / (xj * xj)
+                d2 = (pj / xj) / xj   # not pj / (xj * xj): xj * xj underflows below 1e-162
         else:
             if xj != xj:
                 loss += xj

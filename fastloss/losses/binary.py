@@ -14,7 +14,7 @@ import numpy as np
 from fastloss import _validation as V
 from fastloss._kernels._dispatch import load
 from fastloss._kernels._binary_labels import scan_sign_labels
-from fastloss._loss import ElementwiseLoss, Param, make_loss
+from fastloss._loss import REAL, Domain, ElementwiseLoss, Param, make_loss
 
 KERNELS = load("_binary").KERNELS
 
@@ -93,6 +93,8 @@ class BinaryLoss(ElementwiseLoss):
 
     targets = "unit"
     probabilities = False
+    # For the generic tests (see Loss.domains): targets in [0, 1], real logits/scores.
+    domains = {"y_true": Domain(0.0, 1.0), "y_pred": REAL}
 
     def _kernel_params(self, y, p, params):
         return params
@@ -225,6 +227,13 @@ def _doc(summary, formula, grad, hess, notes, example, params, targets, predicti
 
 class _BinaryCrossEntropy(BinaryLoss):
     probabilities = True
+    domains = {"y_true": Domain(0.0, 1.0), "y_pred": Domain(0.0, 1.0)}
+    smooth = False   # the clip to [eps, 1 - eps] has kinks at eps and 1 - eps
+
+    def kink_distance(self, y_true, y_pred, eps=None):
+        p = np.asarray(y_pred, dtype=np.float64)
+        eps = float(np.finfo(np.asarray(y_pred).dtype).eps) if eps is None else eps
+        return np.minimum(np.abs(p - eps), np.abs(p - (1.0 - eps)))
 
     def _kernel_params(self, y, p, params):
         (eps,) = params
@@ -283,6 +292,14 @@ binary_cross_entropy_with_logits = make_loss(
 
 class _SignLoss(BinaryLoss):
     targets = "signs"
+    # Labels {-1, +1} or {0, 1}: drawn by make_inputs only. Kinked where t s = margin.
+    domains = {"y_true": Domain(-1.0, 1.0, True, True), "y_pred": REAL}
+    smooth = False
+
+    def kink_distance(self, y_true, y_pred, margin=1.0):
+        y = np.asarray(y_true, dtype=np.float64)
+        t = 2.0 * y - 1.0 if np.any(y == 0) else y     # the coding _sign_label_coding picks
+        return np.abs(margin - t * np.asarray(y_pred, dtype=np.float64))
 
 
 _HINGE_LABELS = ("Labels {-1, +1} are used as they are; labels {0, 1} are read as {-1, +1} (the "

@@ -13,7 +13,7 @@ import numpy as np
 from fastloss import _threads
 from fastloss import _validation as V
 from fastloss._kernels._dispatch import load
-from fastloss._loss import Loss, Param, _mean, make_loss
+from fastloss._loss import REAL, Domain, Loss, Param, _mean, make_loss
 
 _kernels = load("_multiclass")
 KINDS, run = _kernels.KINDS, _kernels.run
@@ -35,6 +35,13 @@ class MulticlassLoss(Loss):
     kind = None              # the kernel's loss code
     target_kind = "labels"   # "labels", "probabilities" or "either" (see _validation.Rowwise)
     n_classes = 10           # K of make_inputs
+    # For the generic tests (see Loss.domains): integer labels in [0, K) (K is y_pred's width,
+    # so only make_inputs draws them) and real logits/scores, one row per sample.
+    domains = {"y_true": Domain(0.0, math.inf, False, True), "y_pred": REAL}
+
+    def sample_weight_shape(self, y_true, y_pred):
+        """One weight per row: shape (N,)."""
+        return np.shape(y_pred)[:1]
 
     def make_inputs(self, n, dtype, rng):
         """Random (labels, logits) with n elements of logits in all: n // 10 rows, K = 10."""
@@ -241,6 +248,13 @@ def _cce_args(self, a, p):
     return {"eps": float(np.finfo(a.pdtype).eps) if eps is None else eps}
 
 
+def _clip_kinks(self, y_true, y_pred, eps=None):
+    """Distance of each probability to the clip's kinks at eps and 1 - eps."""
+    q = np.asarray(y_pred, dtype=np.float64)
+    eps = float(np.finfo(np.asarray(y_pred).dtype).eps) if eps is None else eps
+    return np.minimum(np.abs(q - eps), np.abs(q - (1.0 - eps)))
+
+
 categorical_cross_entropy = make_loss(
     _ProbabilityInputs, "categorical_cross_entropy",
     r"""Categorical cross-entropy from predicted probabilities (the textbook form).
@@ -271,7 +285,9 @@ categorical_cross_entropy = make_loss(
     0.28991
 """, run, params=[Param("eps", None, V.check_eps)], family="multiclass",
     kind=KINDS["categorical_cross_entropy"], target_kind="either",
-    _predictions_are_probabilities=lambda self, p: True, _kernel_args=_cce_args)
+    _predictions_are_probabilities=lambda self, p: True, _kernel_args=_cce_args,
+    domains={"y_true": Domain(0.0, math.inf, False, True), "y_pred": Domain(0.0, 1.0)},
+    smooth=False, kink_distance=_clip_kinks)
 
 
 # ---------------------------------------------------------------------------- multiclass hinge
@@ -282,6 +298,18 @@ def _check_margin(value):
 
 def _hinge_args(self, a, p):
     return {"margin": p["margin"]}
+
+
+def _hinge_kinks(self, y_true, y_pred, margin=1.0):
+    """Distance of each score to the nearest kink: |margin - s_y + s_j| for a wrong class j;
+    the true class's score moves every margin, so its distance is the smallest of them."""
+    s = np.asarray(y_pred, dtype=np.float64)
+    rows = np.arange(s.shape[0])
+    labels = np.asarray(y_true, dtype=np.intp)
+    margins = np.abs(margin - s[rows, labels][:, None] + s)
+    margins[rows, labels] = np.inf
+    margins[rows, labels] = margins.min(axis=1) if s.shape[1] > 1 else np.inf
+    return margins
 
 
 multiclass_hinge = make_loss(MulticlassLoss, "multiclass_hinge", r"""Multiclass hinge loss (Weston-Watkins, the multiclass SVM).
@@ -310,7 +338,8 @@ multiclass_hinge = make_loss(MulticlassLoss, "multiclass_hinge", r"""Multiclass 
     >>> round(fl.multiclass_hinge([0], [[3.2, 5.1, -1.7]]), 6)   # max(0, 2.9) + max(0, -3.9)
     2.9
 """, run, params=[Param("margin", 1.0, _check_margin)], family="multiclass",
-    kind=KINDS["multiclass_hinge"], _kernel_args=_hinge_args)
+    kind=KINDS["multiclass_hinge"], _kernel_args=_hinge_args,
+    smooth=False, kink_distance=_hinge_kinks)
 
 
 # ---------------------------------------------------------------------------- softmax focal
@@ -400,5 +429,6 @@ kl_divergence = make_loss(_ProbabilityInputs, "kl_divergence", r"""Kullback-Leib
     0.510826
 """, run, params=[Param("log_input", False, _checked("log_input", V.check_bool))],
     family="multiclass", kind=KINDS["kl_divergence"], target_kind="probabilities",
+    domains={"y_true": Domain(0.0, 1.0), "y_pred": Domain(0.0, 1.0)},
     _predictions_are_probabilities=lambda self, p: not p["log_input"],
     _kernel_args=_kl_args, make_inputs=_kl_inputs)
