@@ -114,7 +114,8 @@ def fastloss_impl(case, op, n_threads):
 
 
 def has_reference(name):
-    return name in getattr(reference, "LOSSES", {}) or name in getattr(reference, "PENALTIES", {})
+    tables = ("LOSSES", "ROW_LOSSES", "METRIC_LOSSES", "PENALTIES")
+    return any(name in getattr(reference, table, {}) for table in tables)
 
 
 def reference_impl(case, op, n_threads=None):
