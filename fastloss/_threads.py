@@ -19,8 +19,10 @@ from operator import index
 
 from fastloss._kernels import _parallel
 
-# Below this many elements the kernels run on one thread. Measured with benchmarks/threshold.py
-# on the 2-core machine: the 2-thread mse only wins from about 2^14 elements on.
+# Below this many elements the kernels run on one thread. benchmarks/threshold.py measures the
+# crossover. On the 2-core development machine, in a run with the other core partly busy, two
+# threads first won at 2^13 and won at every size from 2^17; 2^14 keeps the smallest calls serial
+# (the results are bitwise the same either way). Re-measure on a quiet machine.
 SERIAL_THRESHOLD = 1 << 14
 
 _default = None          # set_num_threads(); None: follow OpenMP
