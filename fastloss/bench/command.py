@@ -25,8 +25,9 @@ def add_arguments(p):
                    help="comma-separated element counts, e.g. 1e3,1e5,10^7 (default: 1e3..1e8, "
                         "capped by --memory-budget)")
     p.add_argument("--dtypes", default="float64,float32", help="comma-separated dtypes")
-    p.add_argument("--threads", default="1,all",
-                   help="comma-separated thread counts; 'all' = the default thread count")
+    p.add_argument("--threads", default=None,
+                   help="comma-separated thread counts; 'all' = the default thread count "
+                        "(default: 1,all; with --quick: all)")
     p.add_argument("--peers", default=",".join(peer_module.PEERS),
                    help="comma-separated peers to compare with, or 'none' "
                         f"(known: {', '.join(peer_module.PEERS)}; missing ones are reported)")
@@ -71,7 +72,7 @@ def settings_from_args(args, argv_text=""):
             budget.max_repeats = max(1, args.repeats)
             budget.min_repeats = min(budget.min_repeats, budget.max_repeats)
     threads = []
-    for t in _split(args.threads):
+    for t in _split(args.threads or ("all" if args.quick else "1,all")):
         threads.append(fl.get_num_threads() if t == "all" else int(t))
     peers = [] if args.peers.strip().lower() in ("", "none") else _split(args.peers)
     for name in peers:
