@@ -43,7 +43,10 @@ EXTENSIONS = [
     ("fastloss._kernels._multiclass", "_multiclass.pyx", None),
     ("fastloss._kernels._pairwise", "_pairwise.pyx", None),
     ("fastloss._kernels._penalties", "_penalties.pyx", None),
+    ("fastloss._kernels._vmath", "_vmath.pyx", None),
 ]
+# C headers the kernels include: a change to one rebuilds every extension.
+HEADERS = ["_vmath.h", "_omp_shim.h"]
 DISPATCHED = {"fastloss._kernels._regression", "fastloss._kernels._binary",
               "fastloss._kernels._multiclass"}
 
@@ -192,6 +195,7 @@ def extensions():
             modules.append(Extension(
                 module, [str(Path("fastloss") / "_kernels" / target)],
                 include_dirs=[np.get_include(), str(KERNELS)],
+                depends=[str(Path("fastloss") / "_kernels" / header) for header in HEADERS],
                 define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
                 extra_compile_args=compile_args + extra,
                 extra_link_args=link_args,

@@ -7,7 +7,8 @@ Each loss X has closs_X (value), cgrad_X (d loss / d p), closs_grad_X (both, sha
 cgrad_hess_X (first and second derivative), all in double. NaN in gives NaN out; a logit or
 score of +-inf gives the exact limit. The Python layer validates; nothing here raises.
 """
-from libc.math cimport fabs, exp, log, log1p, pow, INFINITY
+from libc.math cimport fabs, INFINITY
+from fastloss._kernels._vmath cimport fl_exp, fl_log, fl_log1p, fl_log1p_unit
 from fastloss._kernels._common cimport loss_grad_t, grad_hess_t
 
 # ---------------------------------------------------------------------------- logistic helpers
@@ -22,8 +23,8 @@ ctypedef struct logistic_t:
     double sig_neg        # sigmoid(-z) = 1 - sigmoid(z), without the cancellation
 
 cdef inline logistic_t _logistic(double z) noexcept nogil:
-    cdef double e = exp(-fabs(z))
-    cdef double l = log1p(e)
+    cdef double e = fl_exp(-fabs(z))
+    cdef double l = fl_log1p_unit(e)
     cdef double r = 1.0 / (1.0 + e)
     cdef double er = e * r
     cdef double z_pos = z if z > 0.0 else 0.0
@@ -63,7 +64,7 @@ cdef inline double _clip_prob(double p, double eps) noexcept nogil:
 cdef inline double closs_binary_cross_entropy(double y, double p, double eps) noexcept nogil:
     cdef double pc = _clip_prob(p, eps)
     # Terms with a zero coefficient are dropped: 0 * log(...) stays 0 whatever eps is.
-    return -((0.0 if y == 0.0 else y * log(pc)) + (0.0 if y == 1.0 else (1.0 - y) * log1p(-pc)))
+    return -((0.0 if y == 0.0 else y * fl_log(pc)) + (0.0 if y == 1.0 else (1.0 - y) * fl_log1p(-pc)))
 
 cdef inline double cgrad_binary_cross_entropy(double y, double p, double eps) noexcept nogil:
     # (pc - y) / (pc (1 - pc)) rather than -y/pc + (1-y)/(1-pc): no cancellation near pc == y.
@@ -216,7 +217,7 @@ cdef inline double _focal_alpha_t(double y, double alpha) noexcept nogil:
 
 cdef inline double _logaddexp(double u, double v) noexcept nogil:
     cdef double top = u if u > v else v
-    return top + log1p(exp(-fabs(u - v)))   # NaN stays NaN
+    return top + fl_log1p_unit(fl_exp(-fabs(u - v)))   # NaN stays NaN
 
 # Labels take a select (y == 1 or y == 0, random in a batch); only soft targets take the
 # branch, which is then predictable (a batch is usually all labels or all soft).
@@ -225,13 +226,13 @@ cdef inline double _focal_log_q(double y, logistic_t s) noexcept nogil:
     cdef double label_log_q = -s.softplus_pos if y == 1.0 else -s.softplus_neg
     if y == 1.0 or y == 0.0:
         return label_log_q
-    return _logaddexp(log(y) - s.softplus_pos, log1p(-y) - s.softplus_neg)
+    return _logaddexp(fl_log(y) - s.softplus_pos, fl_log1p(-y) - s.softplus_neg)
 
 cdef inline double _focal_ratio(double y, logistic_t s, double log_q) noexcept nogil:
     cdef double label_ratio = s.sig_pos if y == 1.0 else s.sig_neg
     if y == 1.0 or y == 0.0:
         return label_ratio
-    return exp(-(s.softplus_pos + s.softplus_neg) - log_q)
+    return fl_exp(-(s.softplus_pos + s.softplus_neg) - log_q)
 
 cdef inline grad_hess_t _focal_at_inf(double y, double z, double gamma, double alpha,
                                       double* loss) noexcept nogil:
@@ -247,7 +248,7 @@ cdef inline grad_hess_t _focal_at_inf(double y, double z, double gamma, double a
         out.hess = wrong
         return out
     loss[0] = INFINITY if (wrong > 0.0 and alpha_t > 0.0) else 0.0
-    out.grad = alpha_t * pow(wrong, gamma + 1.0) * (1.0 if z > 0.0 else -1.0)
+    out.grad = alpha_t * fl_exp((gamma + 1.0) * fl_log(wrong)) * (1.0 if z > 0.0 else -1.0)   # wrong^(gamma+1)
     out.hess = 0.0
     return out
 
@@ -258,7 +259,7 @@ cdef inline double closs_focal(double y, double z, double gamma, double alpha) n
         _focal_at_inf(y, z, gamma, alpha, &loss)
         return loss
     s = _logistic(z)
-    return _focal_alpha_t(y, alpha) * _bce_logits_loss(y, 1.0, s) * exp(gamma * _focal_log_q(y, s))
+    return _focal_alpha_t(y, alpha) * _bce_logits_loss(y, 1.0, s) * fl_exp(gamma * _focal_log_q(y, s))
 
 cdef inline loss_grad_t closs_grad_focal(double y, double z, double gamma, double alpha) noexcept nogil:
     cdef loss_grad_t out
@@ -273,7 +274,7 @@ cdef inline loss_grad_t closs_grad_focal(double y, double z, double gamma, doubl
     alpha_t = _focal_alpha_t(y, alpha)
     ce = _bce_logits_loss(y, 1.0, s)
     log_q = _focal_log_q(y, s)
-    m = exp(gamma * log_q)
+    m = fl_exp(gamma * log_q)
     dm = gamma * (1.0 - 2.0 * y) * m * _focal_ratio(y, s, log_q)
     out.loss = alpha_t * ce * m
     out.grad = alpha_t * (_bce_logits_grad(y, 1.0, s) * m + ce * dm)
@@ -292,7 +293,7 @@ cdef inline grad_hess_t cgrad_hess_focal(double y, double z, double gamma, doubl
     alpha_t = _focal_alpha_t(y, alpha)
     ce = _bce_logits_loss(y, 1.0, s)
     log_q = _focal_log_q(y, s)
-    m = exp(gamma * log_q)
+    m = fl_exp(gamma * log_q)
     ratio = _focal_ratio(y, s, log_q)
     slope = 1.0 - 2.0 * y
     d = _bce_logits_grad(y, 1.0, s)

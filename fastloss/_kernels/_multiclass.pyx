@@ -14,10 +14,11 @@ float32 logits give float32 gradients. Kernels never validate: labels are checke
 [0, K) by fastloss._validation before any kernel indexes with them.
 """
 from cython.parallel cimport prange, threadid
-from libc.math cimport INFINITY, exp, log, log1p, pow
+from libc.math cimport INFINITY, log, pow
 from libc.stdlib cimport malloc, free
 
-from fastloss._kernels._common cimport BLOCK, pairwise_sum
+from fastloss._kernels._common cimport BLOCK, LANES, combine_lanes, pairwise_sum
+from fastloss._kernels._vmath cimport fl_exp, fl_log1p
 
 ctypedef fused floating:
     float
@@ -71,32 +72,52 @@ cdef inline double _shifted(double z, double m) noexcept nogil:
 
 
 cdef inline double _exp_row(const floating* z, Py_ssize_t K, double* e,
-                            double* m_out, Py_ssize_t* amax_out) noexcept nogil:
-    """e[j] = exp(z[j] - max z); returns the sum of e over all j but the argmax.
+                            double* m_out) noexcept nogil:
+    """e[j] = exp(z[j] - m), m = max z; returns rest = sum of e - 1, without the max's exact 1.
 
-    With the max subtracted no exponential overflows; summing the others apart from the
-    argmax's exact 1 lets the caller take log1p of the sum (full precision when p -> 1).
+    rest sums e over the classes below the max plus 1 for each further tie, so log1p(rest) and
+    1 - p = rest / (1 + rest) keep full precision when p -> 1 (a class is "the max" where
+    z[j] == m). Every loop runs over fixed lanes (as accumulate_lanes) and vectorizes; the order
+    of the sums depends on K alone. NaN in z makes rest NaN.
     """
-    cdef Py_ssize_t j, amax = 0
-    cdef double m = z[0], rest = 0.0
-    for j in range(1, K):
-        if z[j] > m:
-            m = z[j]
-            amax = j
+    cdef Py_ssize_t i, l, body = K - K % LANES
+    cdef double top[LANES]
+    cdef double acc[LANES]
+    cdef double ties[LANES]
+    cdef double m, v, rest
+    for l in range(LANES):
+        top[l] = -INFINITY
+        acc[l] = 0.0
+        ties[l] = 0.0
+    i = 0
+    while i < body:
+        for l in range(LANES):
+            v = z[i + l]
+            top[l] = v if v > top[l] else top[l]
+        i += LANES
+    for i in range(body, K):
+        v = z[i]
+        top[0] = v if v > top[0] else top[0]
+    m = top[0]
+    for l in range(1, LANES):
+        m = top[l] if top[l] > m else m
     if m == INFINITY:          # +inf logits share the probability mass equally (the limit)
-        for j in range(K):
-            e[j] = exp(_shifted(z[j], m))
-    else:                      # also NaN: exp(NaN) = NaN propagates
-        for j in range(K):
-            e[j] = exp(z[j] - m)
-    for j in range(amax):
-        rest += e[j]
-    for j in range(amax + 1, K):
-        rest += e[j]
-    if e[amax] != e[amax]:     # NaN max (first logit NaN)
-        rest = e[amax]
+        for i in range(K):
+            e[i] = fl_exp(_shifted(z[i], m))
+    else:                      # NaN propagates through exp (and an all -inf row gives NaN)
+        for i in range(K):
+            e[i] = fl_exp(z[i] - m)
+    i = 0
+    while i < body:
+        for l in range(LANES):
+            acc[l] += 0.0 if z[i + l] == m else e[i + l]
+            ties[l] += 1.0 if z[i + l] == m else 0.0
+        i += LANES
+    for i in range(body, K):
+        acc[i - body] += 0.0 if z[i] == m else e[i]
+        ties[i - body] += 1.0 if z[i] == m else 0.0
+    rest = combine_lanes(acc) + (combine_lanes(ties) - 1.0)
     m_out[0] = m
-    amax_out[0] = amax
     return rest
 
 
@@ -131,10 +152,10 @@ cdef inline double _a_ce(const rows_t* R, Py_ssize_t label, const double* t,
 cdef inline double _row_cross_entropy(const rows_t* R, const floating* z, Py_ssize_t label,
                                       const double* t, double* e, floating* g, floating* h,
                                       double gscale, double hweight) noexcept nogil:
-    cdef Py_ssize_t K = R.n_classes, j, amax
+    cdef Py_ssize_t K = R.n_classes, j
     cdef double m, rest, log_s, inv_s, loss = 0.0, total_a = 0.0, a, p, q
-    rest = _exp_row(z, K, e, &m, &amax)
-    log_s = log1p(rest)
+    rest = _exp_row(z, K, e, &m)
+    log_s = fl_log1p(rest)
     if t == NULL and R.smoothing == 0.0:
         a = 1.0 if R.class_weight == NULL else R.class_weight[label]
         total_a = a
@@ -153,7 +174,7 @@ cdef inline double _row_cross_entropy(const rows_t* R, const floating* z, Py_ssi
         # the common case, p - onehot(y), in a loop the compiler can vectorize
         for j in range(K):
             g[j] = <floating> (gscale * (e[j] * inv_s))
-        if label == amax:
+        if z[label] == m:
             g[label] = <floating> (gscale * -(rest * inv_s))
         else:
             g[label] = <floating> (gscale * (e[label] * inv_s - 1.0))
@@ -161,7 +182,7 @@ cdef inline double _row_cross_entropy(const rows_t* R, const floating* z, Py_ssi
     for j in range(K):
         p = e[j] * inv_s
         a = _a_ce(R, label, t, j)
-        if j == amax:          # 1 - p = rest / S exactly: no cancellation when p -> 1
+        if z[j] == m:          # 1 - p = rest / S exactly: no cancellation when p -> 1
             q = rest * inv_s
             _store(g, h, j, (total_a - a) - total_a * q, total_a * p * q,
                    gscale, hweight, R.hess_floor)
@@ -251,14 +272,14 @@ cdef inline double _zero_row_focal(const rows_t* R, floating* g, floating* h,
 cdef inline double _row_softmax_focal(const rows_t* R, const floating* z, Py_ssize_t label,
                                       double* e, floating* g, floating* h, double gscale,
                                       double hweight) noexcept nogil:
-    cdef Py_ssize_t K = R.n_classes, j, amax
+    cdef Py_ssize_t K = R.n_classes, j
     cdef double m, rest, inv_s, log_p, p, q, qg, pr, big_g, alpha, gamma = R.gamma
     cdef double pj, dj, one_minus_pj, d2
-    rest = _exp_row(z, K, e, &m, &amax)
+    rest = _exp_row(z, K, e, &m)
     inv_s = 1.0 / (1.0 + rest)
-    log_p = _shifted(z[label], m) - log1p(rest)
+    log_p = _shifted(z[label], m) - fl_log1p(rest)
     p = e[label] * inv_s
-    if label == amax:
+    if z[label] == m:
         q = rest * inv_s
     else:
         q = 1.0 - p
@@ -277,7 +298,7 @@ cdef inline double _row_softmax_focal(const rows_t* R, const floating* z, Py_ssi
     big_g = -qg * (1.0 + gamma * pr)
     for j in range(K):
         pj = e[j] * inv_s
-        if j == amax:
+        if z[j] == m:
             one_minus_pj = rest * inv_s
         else:
             one_minus_pj = 1.0 - pj
