@@ -71,25 +71,13 @@ cdef inline double _shifted(double z, double m) noexcept nogil:
     return z - m
 
 
-cdef inline double _exp_row(const floating* z, Py_ssize_t K, double* e,
-                            double* m_out) noexcept nogil:
-    """e[j] = exp(z[j] - m), m = max z; returns rest = sum of e - 1, without the max's exact 1.
-
-    rest sums e over the classes below the max plus 1 for each further tie, so log1p(rest) and
-    1 - p = rest / (1 + rest) keep full precision when p -> 1 (a class is "the max" where
-    z[j] == m). Every loop runs over fixed lanes (as accumulate_lanes) and vectorizes; the order
-    of the sums depends on K alone. NaN in z makes rest NaN.
-    """
-    cdef Py_ssize_t i, l, body = K - K % LANES
+cdef inline double _row_max(const floating* z, Py_ssize_t K) noexcept nogil:
+    """max z over the row (NaN ignored, -inf for an all-NaN row), by lanes so it vectorizes."""
+    cdef Py_ssize_t i = 0, l, body = K - K % LANES
     cdef double top[LANES]
-    cdef double acc[LANES]
-    cdef double ties[LANES]
-    cdef double m, v, rest
+    cdef double m, v
     for l in range(LANES):
         top[l] = -INFINITY
-        acc[l] = 0.0
-        ties[l] = 0.0
-    i = 0
     while i < body:
         for l in range(LANES):
             v = z[i + l]
@@ -101,13 +89,30 @@ cdef inline double _exp_row(const floating* z, Py_ssize_t K, double* e,
     m = top[0]
     for l in range(1, LANES):
         m = top[l] if top[l] > m else m
+    return m
+
+
+cdef inline void _row_shift(const floating* z, Py_ssize_t K, double m, double* out) noexcept nogil:
+    """out[j] = z[j] - m (the argument of the row's exponentials)."""
+    cdef Py_ssize_t j
     if m == INFINITY:          # +inf logits share the probability mass equally (the limit)
-        for i in range(K):
-            e[i] = fl_exp(_shifted(z[i], m))
+        for j in range(K):
+            out[j] = _shifted(z[j], m)
     else:                      # NaN propagates through exp (and an all -inf row gives NaN)
-        for i in range(K):
-            e[i] = fl_exp(z[i] - m)
-    i = 0
+        for j in range(K):
+            out[j] = z[j] - m
+
+
+cdef inline double _row_rest(const floating* z, const double* e, Py_ssize_t K,
+                             double m) noexcept nogil:
+    """sum of e - 1, without the max's exact 1: e over the classes below the max, plus 1 for
+    each further tie (a class is "the max" where z[j] == m). Fixed lanes, an order set by K."""
+    cdef Py_ssize_t i = 0, l, body = K - K % LANES
+    cdef double acc[LANES]
+    cdef double ties[LANES]
+    for l in range(LANES):
+        acc[l] = 0.0
+        ties[l] = 0.0
     while i < body:
         for l in range(LANES):
             acc[l] += 0.0 if z[i + l] == m else e[i + l]
@@ -116,9 +121,23 @@ cdef inline double _exp_row(const floating* z, Py_ssize_t K, double* e,
     for i in range(body, K):
         acc[i - body] += 0.0 if z[i] == m else e[i]
         ties[i - body] += 1.0 if z[i] == m else 0.0
-    rest = combine_lanes(acc) + (combine_lanes(ties) - 1.0)
+    return combine_lanes(acc) + (combine_lanes(ties) - 1.0)
+
+
+cdef inline double _exp_row(const floating* z, Py_ssize_t K, double* e,
+                            double* m_out) noexcept nogil:
+    """e[j] = exp(z[j] - m), m = max z; returns rest = sum of e - 1 (see _row_rest).
+
+    Leaving the max's exact 1 out of rest keeps log1p(rest) and 1 - p = rest / (1 + rest) at
+    full precision when p -> 1. NaN in z makes rest NaN.
+    """
+    cdef Py_ssize_t j
+    cdef double m = _row_max(z, K)
+    _row_shift(z, K, m, e)
+    for j in range(K):
+        e[j] = fl_exp(e[j])
     m_out[0] = m
-    return rest
+    return _row_rest(z, e, K, m)
 
 
 cdef inline void _store(floating* g, floating* h, Py_ssize_t j, double gj, double hj,
@@ -360,10 +379,63 @@ cdef inline double _row(const rows_t* R, const floating* z, Py_ssize_t label, co
     return _row_kl_divergence(R, z, t, g, h, gscale, hweight)
 
 
+cdef void _block_ce_labels(const rows_t* R, const floating* z, floating* out, floating* g,
+                           Py_ssize_t start, Py_ssize_t stop, double* scratch,
+                           double* loss_sum, double* weight_sum) noexcept nogil:
+    """_block for cross_entropy with labels, no smoothing, no class weights: the common case.
+
+    The same math as _row_cross_entropy (the same functions, so the same bits), done a phase at
+    a time over all the rows of the block: the exponentials of every row in one long loop and
+    the row log1p's in another, which vectorize across rows; row by row, a row of K = 10 spends
+    more on loop overhead and on the latency of its log1p than on its exponentials.
+    """
+    cdef Py_ssize_t K = R.n_classes, n = stop - start, i, j, label
+    cdef double* e = scratch                                  # (n, K) shifted logits, then exp
+    cdef double* m = scratch + (BLOCK if BLOCK > K else K)     # (n,) row maxima
+    cdef double* rest = m + BLOCK                              # (n,) sum of e - 1
+    cdef double* log_s = rest + BLOCK                          # (n,) log1p(rest)
+    cdef const floating* zi
+    cdef floating* gi
+    cdef double w, loss, inv_s, gscale, acc = 0.0, wacc = 0.0
+    for i in range(n):
+        zi = z + (start + i) * K
+        m[i] = _row_max(zi, K)
+        _row_shift(zi, K, m[i], e + i * K)
+    for j in range(n * K):
+        e[j] = fl_exp(e[j])
+    for i in range(n):
+        rest[i] = _row_rest(z + (start + i) * K, e + i * K, K, m[i])
+    for i in range(n):
+        log_s[i] = fl_log1p(rest[i])
+    for i in range(n):
+        zi = z + (start + i) * K
+        label = R.labels[start + i]
+        w = 1.0 if R.sample_weight == NULL else R.sample_weight[start + i]
+        wacc += w
+        loss = w * (log_s[i] - _shifted(zi[label], m[i]))
+        acc += loss
+        if out != NULL:
+            out[start + i] = <floating> loss
+        if g != NULL:             # p - onehot(y), as _row_cross_entropy's common case
+            gi = g + (start + i) * K
+            gscale = w * R.scale
+            inv_s = 1.0 / (1.0 + rest[i])
+            for j in range(K):
+                gi[j] = <floating> (gscale * (e[i * K + j] * inv_s))
+            if zi[label] == m[i]:
+                gi[label] = <floating> (gscale * -(rest[i] * inv_s))
+            else:
+                gi[label] = <floating> (gscale * (e[i * K + label] * inv_s - 1.0))
+    loss_sum[0] = acc
+    weight_sum[0] = wacc
+
+
 cdef void _block(const rows_t* R, const floating* z, floating* out, floating* g, floating* h,
                  Py_ssize_t start, Py_ssize_t stop, double* e,
                  double* loss_sum, double* weight_sum) noexcept nogil:
     """Rows [start, stop): their weighted loss and weight sums, in row order (deterministic).
+
+    e is the thread's scratch (_scratch_per_thread(K) doubles).
 
     The weight of a row (the "mean" denominator) is its sample weight, times its class weight
     for cross_entropy with labels (PyTorch's weighted mean); an ignored row weighs 0 and gets a
@@ -375,6 +447,10 @@ cdef void _block(const rows_t* R, const floating* z, floating* out, floating* g,
     cdef floating* gi = NULL
     cdef floating* hi = NULL
     cdef double w, row_weight, loss, acc = 0.0, wacc = 0.0
+    if (R.kind == CROSS_ENTROPY and R.labels != NULL and R.smoothing == 0.0
+            and R.class_weight == NULL and not R.has_ignore and h == NULL and not R.weights_only):
+        _block_ce_labels(R, z, out, g, start, stop, e, loss_sum, weight_sum)
+        return
     for i in range(start, stop):
         w = 1.0 if R.sample_weight == NULL else R.sample_weight[i]
         if R.labels != NULL:
@@ -405,6 +481,11 @@ cdef void _block(const rows_t* R, const floating* z, floating* out, floating* g,
     weight_sum[0] = wacc
 
 
+cdef inline Py_ssize_t _scratch_per_thread(Py_ssize_t K) noexcept nogil:
+    """Doubles of scratch a thread needs: a block's exponentials and three values per row."""
+    return (BLOCK if BLOCK > K else K) + 3 * BLOCK
+
+
 cdef inline Py_ssize_t _rows_per_block(Py_ssize_t K) noexcept nogil:
     """Rows per reduction block: about BLOCK elements, fixed by K alone (not by the threads)."""
     return BLOCK // K if BLOCK // K > 0 else 1
@@ -418,7 +499,8 @@ cdef (double, double) _drive(const rows_t* R, const floating* z, floating* out, 
     cdef Py_ssize_t nb = (N + rows - 1) // rows, b, start
     for b in prange(nb, schedule="static", num_threads=n_threads, use_threads_if=n_threads > 1):
         start = b * rows
-        _block(R, z, out, g, h, start, min(start + rows, N), scratch + threadid() * K,
+        _block(R, z, out, g, h, start, min(start + rows, N),
+               scratch + threadid() * _scratch_per_thread(K),
                &sums[b], &sums[nb + b])
     return pairwise_sum(sums, nb), pairwise_sum(sums + nb, nb)
 
@@ -467,7 +549,7 @@ def run(int kind, const floating[:, ::1] z, const Py_ssize_t[::1] labels,
     nb = (N + _rows_per_block(K) - 1) // _rows_per_block(K)
     if n_threads < 1:
         n_threads = 1
-    scratch = <double*> malloc(n_threads * K * sizeof(double))
+    scratch = <double*> malloc(n_threads * _scratch_per_thread(K) * sizeof(double))
     sums = <double*> malloc(2 * nb * sizeof(double))
     if scratch == NULL or sums == NULL:
         free(scratch)
