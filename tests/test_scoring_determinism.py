@@ -13,6 +13,7 @@ import pytest
 
 import fastloss as fl
 from fastloss import scoring
+from fastloss.scoring import ExactSum
 
 BLOCK = 4096
 SMALL_N = 3 * BLOCK + 17
@@ -153,6 +154,30 @@ def test_nan_and_inf_are_the_same_whatever_the_chunking():
     want = key(fl.score(["mse", "mae"], y, p))
     assert want["mse"][0] == (math.inf, 1.0)
     assert key(fl.score(["mse", "mae"], as_chunks((y, p), [0, 4999, 5001, SMALL_N]))) == want
+
+
+def test_exact_add_in_c_is_math_fsum():
+    rng = np.random.default_rng(5)
+    for _ in range(8):
+        v = rng.standard_normal(1000) * 10.0 ** rng.integers(-300, 300, 1000)
+        v = np.concatenate([v, -v[:400], v[:100] * (1 + 2.0 ** -52)])   # cancellations
+        want = math.fsum(v)
+        assert ExactSum(v).value == want                # the Python algorithm
+        for _ in range(3):                              # in C, in any order and pieces
+            rng.shuffle(v)
+            acc = ExactSum()
+            for part in np.array_split(v, [0, 1, 700, 701]):
+                acc.add_array(part)
+            assert acc.value == want
+    for values, want in (([math.inf, 1.0], math.inf), ([1.0, -math.inf], -math.inf),
+                         ([1e308, 1e308], math.inf), ([-1e308, -1e308, 5.0], -math.inf)):
+        acc = ExactSum()
+        acc.add_array(np.array(values))
+        assert acc.value == want == ExactSum(values).value
+    for values in ([math.inf, -math.inf], [1.0, math.nan, 2.0]):
+        acc = ExactSum()
+        acc.add_array(np.array(values))
+        assert math.isnan(acc.value) and math.isnan(ExactSum(values).value)
 
 
 def test_merge_is_exact_and_order_independent():
