@@ -300,7 +300,8 @@ class ScoreResult:
     """Per-loss scores of one pass (a mapping label -> LossScore), mergeable across parts.
 
     ``result["mse"].mean``; ``result.to_dict()``; ``print(result)`` gives a table.
-    ``a.merge(b)`` is the result of scoring the concatenation of a's and b's inputs.
+    ``a.merge(b)`` is the result of scoring the concatenation of a's and b's inputs: bit for
+    bit when a's rows are whole blocks (``block_rows``), else to float64 rounding.
     """
 
     def __init__(self, scores, rows=0):

@@ -225,8 +225,8 @@ def test_bad_rows_carried_to_the_next_chunk_are_named():
     labels[4098] = 12      # blocks of 4096 // 10 = 409 rows: chunk 0's tail is rows 4090..4099
     logits = np.zeros((4100, 10))
     chunks = [(labels, logits), (np.zeros(3, dtype=np.intp), np.zeros((3, 10)))]
-    with pytest.raises(ValueError,
-                       match=r"chunk 0 \(rows 4090 to 4099, renumbered from 0\).*label 12 at row 8"):
+    where = r"chunk 0 \(rows 4090 to 4099, renumbered from 0\)"
+    with pytest.raises(ValueError, match=where + ".*label 12 at row 8"):
         fl.score("cross_entropy", chunks)
 
 
