@@ -126,6 +126,22 @@ def test_chunks_of_one_row_and_empty_chunks():
     assert key(fl.score(losses, padded)) == want
 
 
+def test_layouts_files_and_dtypes_of_chunks_give_the_same_bits(tmp_path):
+    losses, (y, p, w) = inputs("elementwise_2d", SMALL_N, np.float32, True)
+    want = key(fl.score(losses, y, p, sample_weight=w))
+    fortran = [np.asfortranarray(a) for a in (y, p, w)]
+    for chunk_size in (10**6, 7):        # one Fortran-ordered chunk, or strided row chunks
+        assert key(fl.score(losses, *fortran[:2], sample_weight=fortran[2],
+                            chunk_size=chunk_size)) == want
+    for name, a in zip("ypw", (y, p, w)):
+        np.save(tmp_path / f"{name}.npy", a)
+    assert key(fl.score(losses, tmp_path / "y.npy", tmp_path / "p.npy",
+                        sample_weight=tmp_path / "w.npy", chunk_size=5000)) == want
+    # float64 rows joining carried float32 rows: the same values, so the same bits
+    chunks = [(y[:10], p[:10], w[:10]), tuple(a[10:].astype(np.float64) for a in (y, p, w))]
+    assert key(fl.score(losses, chunks)) == want
+
+
 @pytest.mark.parametrize("case", ["regression", "labels", "composite"])
 def test_large_input(case):
     rng = np.random.default_rng(2)
