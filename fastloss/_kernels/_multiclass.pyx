@@ -390,10 +390,10 @@ cdef void _block_ce_labels(const rows_t* R, const floating* z, floating* out, fl
     more on loop overhead and on the latency of its log1p than on its exponentials.
     """
     cdef Py_ssize_t K = R.n_classes, n = stop - start, i, j, label
-    cdef double* e = scratch                                  # (n, K) shifted logits, then exp
-    cdef double* m = scratch + (BLOCK if BLOCK > K else K)     # (n,) row maxima
-    cdef double* rest = m + BLOCK                              # (n,) sum of e - 1
-    cdef double* log_s = rest + BLOCK                          # (n,) log1p(rest)
+    cdef double* e = scratch              # (n, K) shifted logits, then their exponentials
+    cdef double* m = scratch + n * K      # (n,) row maxima
+    cdef double* rest = m + n             # (n,) sum of e - 1
+    cdef double* log_s = rest + n         # (n,) log1p(rest)
     cdef const floating* zi
     cdef floating* gi
     cdef double w, loss, inv_s, gscale, acc = 0.0, wacc = 0.0
@@ -435,7 +435,7 @@ cdef void _block(const rows_t* R, const floating* z, floating* out, floating* g,
                  double* loss_sum, double* weight_sum) noexcept nogil:
     """Rows [start, stop): their weighted loss and weight sums, in row order (deterministic).
 
-    e is the thread's scratch (_scratch_per_thread(K) doubles).
+    e is the thread's scratch (_scratch_per_thread(K, rows) doubles, rows >= stop - start).
 
     The weight of a row (the "mean" denominator) is its sample weight, times its class weight
     for cross_entropy with labels (PyTorch's weighted mean); an ignored row weighs 0 and gets a
@@ -481,9 +481,10 @@ cdef void _block(const rows_t* R, const floating* z, floating* out, floating* g,
     weight_sum[0] = wacc
 
 
-cdef inline Py_ssize_t _scratch_per_thread(Py_ssize_t K) noexcept nogil:
-    """Doubles of scratch a thread needs: a block's exponentials and three values per row."""
-    return (BLOCK if BLOCK > K else K) + 3 * BLOCK
+cdef inline Py_ssize_t _scratch_per_thread(Py_ssize_t K, Py_ssize_t rows) noexcept nogil:
+    """Doubles of scratch a thread needs for blocks of `rows` rows: their exponentials and
+    three values per row (_block_ce_labels)."""
+    return rows * K + 3 * rows
 
 
 cdef inline Py_ssize_t _rows_per_block(Py_ssize_t K) noexcept nogil:
@@ -492,15 +493,14 @@ cdef inline Py_ssize_t _rows_per_block(Py_ssize_t K) noexcept nogil:
 
 
 cdef (double, double) _drive(const rows_t* R, const floating* z, floating* out, floating* g,
-                             floating* h, double* scratch, double* sums,
+                             floating* h, double* scratch, double* sums, Py_ssize_t rows,
                              int n_threads) noexcept nogil:
     cdef Py_ssize_t K = R.n_classes, N = R.n_rows
-    cdef Py_ssize_t rows = _rows_per_block(K)
     cdef Py_ssize_t nb = (N + rows - 1) // rows, b, start
     for b in prange(nb, schedule="static", num_threads=n_threads, use_threads_if=n_threads > 1):
         start = b * rows
         _block(R, z, out, g, h, start, min(start + rows, N),
-               scratch + threadid() * _scratch_per_thread(K),
+               scratch + threadid() * _scratch_per_thread(K, rows),
                &sums[b], &sums[nb + b])
     return pairwise_sum(sums, nb), pairwise_sum(sums + nb, nb)
 
@@ -511,16 +511,21 @@ def run(int kind, const floating[:, ::1] z, const Py_ssize_t[::1] labels,
         floating[:, ::1] h, *, bint has_ignore=False, Py_ssize_t ignore_index=0,
         double smoothing=0.0, double margin=1.0, double gamma=0.0, double eps=0.0,
         bint log_input=False, double scale=1.0, double hess_floor=0.0,
-        bint weights_only=False, int n_threads=1):
+        bint weights_only=False, int n_threads=1, double[::1] block_sums=None,
+        Py_ssize_t block_rows=0):
     """(sum of w * row loss, sum of row weights) over the rows of z, writing what is asked.
 
     ``labels`` or ``targets`` (the other empty), ``sample_weight`` and ``class_weight`` may be
     empty (absent). ``out`` (per-row w * loss), ``g`` (scale * w * d loss / dz) and ``h``
     (w * max(d2 loss / dz2, hess_floor)) are written only when not empty. Inputs must be
     validated: labels in [0, K) or equal to ignore_index, shapes consistent.
+
+    ``block_sums`` (fl.score): also keep the per-block sums, for blocks of ``block_rows`` rows
+    (0: the default blocks): the loss sums in ``block_sums[:nb]`` and the row weight sums in
+    ``block_sums[nb:2 * nb]``, nb = ceil(N / rows); it must hold 2 * nb values.
     """
     cdef rows_t R
-    cdef Py_ssize_t N = z.shape[0], K = z.shape[1], nb
+    cdef Py_ssize_t N = z.shape[0], K = z.shape[1], nb, rows
     cdef double* scratch
     cdef double* sums
     cdef double total, weight_total
@@ -546,17 +551,22 @@ def run(int kind, const floating[:, ::1] z, const Py_ssize_t[::1] labels,
     cdef floating* op = &out[0] if out.shape[0] > 0 else NULL
     cdef floating* gp = &g[0, 0] if g.shape[0] > 0 else NULL
     cdef floating* hp = &h[0, 0] if h.shape[0] > 0 else NULL
-    nb = (N + _rows_per_block(K) - 1) // _rows_per_block(K)
+    rows = block_rows if block_rows > 0 else _rows_per_block(K)
+    nb = (N + rows - 1) // rows
+    if block_sums is not None and block_sums.shape[0] < 2 * nb:
+        raise ValueError("block_sums must hold 2 * ceil(N / block_rows) values")
     if n_threads < 1:
         n_threads = 1
-    scratch = <double*> malloc(n_threads * _scratch_per_thread(K) * sizeof(double))
-    sums = <double*> malloc(2 * nb * sizeof(double))
+    scratch = <double*> malloc(n_threads * _scratch_per_thread(K, rows) * sizeof(double))
+    sums = &block_sums[0] if block_sums is not None else <double*> malloc(2 * nb * sizeof(double))
     if scratch == NULL or sums == NULL:
         free(scratch)
-        free(sums)
+        if block_sums is None:
+            free(sums)
         raise MemoryError()
     with nogil:
-        total, weight_total = _drive(&R, &z[0, 0], op, gp, hp, scratch, sums, n_threads)
+        total, weight_total = _drive(&R, &z[0, 0], op, gp, hp, scratch, sums, rows, n_threads)
     free(scratch)
-    free(sums)
+    if block_sums is None:
+        free(sums)
     return total, weight_total

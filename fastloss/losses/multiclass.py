@@ -78,7 +78,7 @@ class MulticlassLoss(Loss):
         return a, kwargs
 
     def _run(self, a, kwargs, out=None, g=None, h=None, scale=1.0, hess_floor=0.0,
-             weights_only=False):
+             weights_only=False, **blocks):
         kw = dict(kwargs)
         class_weight = kw.pop("class_weight")
         empty_p1 = np.empty(0, dtype=a.pdtype)
@@ -92,7 +92,7 @@ class MulticlassLoss(Loss):
                    empty_p2 if g is None else g,
                    empty_p2 if h is None else h,
                    scale=scale, hess_floor=hess_floor, weights_only=weights_only,
-                   n_threads=_threads.threads_for(a.size), **kw)
+                   n_threads=_threads.threads_for(a.size), **kw, **blocks)
 
     def _weight_total(self, a, kwargs):
         """The "mean" denominator, summed in the same block order as the loss."""
@@ -121,6 +121,14 @@ class MulticlassLoss(Loss):
         a, kwargs = self._prepare(y_true, y_pred, sample_weight, params)
         total, weight_total = self._run(a, kwargs)
         return total, weight_total, a.n_rows
+
+    def _block_sums(self, block_rows, inputs, sample_weight, params):
+        y_true, y_pred = inputs
+        a, kwargs = self._prepare(y_true, y_pred, sample_weight, self.bind(params))
+        nb = -(-a.n_rows // block_rows)
+        sums = np.zeros(2 * nb)
+        self._run(a, kwargs, block_sums=sums, block_rows=block_rows)
+        return sums[:nb], sums[nb:], a.n_rows
 
     def _grad(self, y_true, y_pred, sample_weight, reduction, out, params):
         a, kwargs = self._prepare(y_true, y_pred, sample_weight, params)
