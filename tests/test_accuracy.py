@@ -13,9 +13,9 @@ kernel split near-equal terms into p - q and q phi(p/q)), 4 for the cross-entrop
 cross_entropy and softmax_focal, 8 for focal; soft targets next to z = 0 are a listed known
 limit, analysed in fastloss/accuracy.py and checked below (backward stable in the target).
 Metric losses (float64): contrastive 3 ulp (2.25 observed); triplet_margin 32 (p-norm <= 3,
-cosine 8.2, and 26 at a small angle between vectors of very different lengths, the
-conditioning of the cosine distance there); values and gradients next to the margin's kink
-are not checked (ill-conditioned whatever the formulation).
+cosine distances <= 2.4 and gradients <= 8.2, and 26 for one value whose hinge argument
+0.01 - 1 + 1 has conditioning ~200); values and gradients next to the margin's kink (relative
+1e-6) are not checked (ill-conditioned whatever the formulation).
 """
 
 import json

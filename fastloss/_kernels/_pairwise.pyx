@@ -11,7 +11,7 @@ Each kernel does everything in one pass: the (weighted) loss sum, optionally the
 Arrays that are not wanted are passed as None.
 """
 from cython.parallel cimport prange
-from libc.math cimport INFINITY, fabs, frexp, ldexp, sqrt, pow
+from libc.math cimport INFINITY, fabs, fma, frexp, ldexp, sqrt, pow
 from libc.stdlib cimport malloc, free
 
 from fastloss._kernels._common cimport LANES, pairwise_sum, combine_lanes, sign_nan
@@ -200,26 +200,42 @@ cdef inline double _pow2_scale(const floating* x, Py_ssize_t d) noexcept nogil:
 #   dD/du = (w - (u.w / |u|^2) u) / (|u||v|), dD/dv = -(w - (v.w / |v|^2) v) / (|u||v|).
 #   With u = x^, v = y^, w is exact for near-identical vectors (Sterbenz) and the error is
 #   ~eps / f, f the fraction of |w|^2 across u and v: a few ulp unless the lengths differ more
-#   than the directions. Then (f^2 < 2 D) u, v are the unit vectors: ~eps / angle, the
-#   conditioning of D under relative perturbations of the inputs.
+#   than the directions. Then (f^2 < 2 D) u, v are the unit vectors, and w carries the
+#   rounding errors of normalising (exact by fma, _unit_diff), so it stays accurate.
 ctypedef struct cos_pair_t:
     double dist
     bint close
     double ax, bx, ay, by      # direct: dD/dx = ax x^ + bx y^, dD/dy = ay y^ + by x^
     double mx, my              # close: u = mx x^, v = my y^, w = u - v,
     double kx, ky, cx, cy      #   dD/dx = kx (w - cx u), dD/dy = -ky (w - cy v)
+    bint unit                  # u, v are the unit vectors (mx = 1/|x^|, my = 1/|y^|)
+
+
+cdef inline double _unit_diff(double xs, double ys, double mx, double my,
+                              double* u, double* v) noexcept nogil:
+    """u = mx xs, v = my ys (rounded) and w = u - v with the products' rounding errors added
+    back (fma gives each exactly): w is then the difference of the exact scaled vectors to
+    ~1 ulp of itself, so normalising costs no accuracy at small angles."""
+    u[0] = mx * xs
+    v[0] = my * ys
+    return (u[0] - v[0]) + (fma(xs, mx, -u[0]) - fma(ys, my, -v[0]))
 
 
 cdef inline void _cos_close(const floating* x, const floating* y, Py_ssize_t d, double sx,
-                            double sy, double mx, double my, cos_pair_t* P) noexcept nogil:
+                            double sy, double mx, double my, bint unit,
+                            cos_pair_t* P) noexcept nogil:
     """The close form on u = mx sx x, v = my sy y (D is scale-invariant)."""
     cdef double uj, vj, w, uu = 0.0, vv = 0.0, uv = 0.0, ww = 0.0, uw = 0.0, vw = 0.0
     cdef double nuv, num
     cdef Py_ssize_t j
+    P.unit = unit
     for j in range(d):
-        uj = mx * (sx * x[j])
-        vj = my * (sy * y[j])
-        w = uj - vj
+        if unit:
+            w = _unit_diff(sx * x[j], sy * y[j], mx, my, &uj, &vj)
+        else:
+            uj = sx * x[j]
+            vj = sy * y[j]
+            w = uj - vj
         uu += uj * uj
         vv += vj * vj
         uv += uj * vj
@@ -252,9 +268,9 @@ cdef inline void _cos_pair(const floating* x, const floating* y, Py_ssize_t d, d
     if P.close:
         # w = x^ - y^ (exact, Sterbenz) is best unless w runs mostly along x or y (lengths
         # differ more than directions): then, from the unit vectors, ~eps / angle.
-        _cos_close(x, y, d, sx, sy, 1.0, 1.0, P)
+        _cos_close(x, y, d, sx, sy, 1.0, 1.0, False, P)
         if P.ax * P.ax < 2.0 * P.dist:
-            _cos_close(x, y, d, sx, sy, 1.0 / nx, 1.0 / ny, P)
+            _cos_close(x, y, d, sx, sy, 1.0 / nx, 1.0 / ny, True, P)
         return
     P.ax = sx * cxy / (nx * nx) if nx > sx * eps else 0.0
     P.bx = -sx / (nxc * nyc)
@@ -264,20 +280,28 @@ cdef inline void _cos_pair(const floating* x, const floating* y, Py_ssize_t d, d
 
 cdef inline double _cos_dx(const cos_pair_t* P, double xj, double yj) noexcept nogil:
     """dD/dx_j of the pair at the scaled coordinates xj, yj."""
-    cdef double u, v
+    cdef double u, v, w
     if P.close:
-        u = P.mx * xj
-        v = P.my * yj
-        return P.kx * ((u - v) - P.cx * u)
+        if P.unit:
+            w = _unit_diff(xj, yj, P.mx, P.my, &u, &v)
+        else:
+            u = xj
+            v = yj
+            w = u - v
+        return P.kx * (w - P.cx * u)
     return P.ax * xj + P.bx * yj
 
 
 cdef inline double _cos_dy(const cos_pair_t* P, double xj, double yj) noexcept nogil:
-    cdef double u, v
+    cdef double u, v, w
     if P.close:
-        u = P.mx * xj
-        v = P.my * yj
-        return -P.ky * ((u - v) - P.cy * v)
+        if P.unit:
+            w = _unit_diff(xj, yj, P.mx, P.my, &u, &v)
+        else:
+            u = xj
+            v = yj
+            w = u - v
+        return -P.ky * (w - P.cy * v)
     return P.ay * yj + P.by * xj
 
 
