@@ -43,9 +43,10 @@ class MulticlassLoss(Loss):
         """One weight per row: shape (N,)."""
         return np.shape(y_pred)[:1]
 
-    def make_inputs(self, n, dtype, rng):
-        """Random (labels, logits) with n elements of logits in all: n // 10 rows, K = 10."""
-        k = self.n_classes
+    def make_inputs(self, n, dtype, rng, n_classes=None):
+        """Random (labels, logits) with n elements of logits in all: max(1, n // K) rows of K =
+        ``n_classes`` classes (default ``self.n_classes``, 10; the generic tests draw 1 and 2)."""
+        k = self.n_classes if n_classes is None else n_classes
         rows = max(1, n // k)
         labels = rng.integers(0, k, size=rows)
         logits = (2.0 * rng.standard_normal((rows, k))).astype(dtype)
@@ -162,8 +163,8 @@ class MulticlassLoss(Loss):
 class _ProbabilityInputs(MulticlassLoss):
     """make_inputs for losses of probabilities: (targets, predictions) rows on the simplex."""
 
-    def make_inputs(self, n, dtype, rng):
-        k = self.n_classes
+    def make_inputs(self, n, dtype, rng, n_classes=None):
+        k = self.n_classes if n_classes is None else n_classes
         rows = max(1, n // k)
         pred = rng.dirichlet(np.ones(k), size=rows).astype(dtype)
         if self.target_kind == "probabilities":
@@ -402,8 +403,8 @@ def _kl_args(self, a, p):
     return {"log_input": p["log_input"]}
 
 
-def _kl_inputs(self, n, dtype, rng):
-    k = self.n_classes
+def _kl_inputs(self, n, dtype, rng, n_classes=None):
+    k = self.n_classes if n_classes is None else n_classes
     rows = max(1, n // k)
     p_true = rng.dirichlet(np.ones(k), size=rows)
     q = rng.dirichlet(np.ones(k), size=rows).astype(dtype)
