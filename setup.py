@@ -45,6 +45,10 @@ EXTENSIONS = [
     ("fastloss._kernels._penalties", "_penalties.pyx", None),
     ("fastloss._kernels._vmath", "_vmath.pyx", None),
 ]
+# gcc declines to inline the larger per-sample math (focal's value, gradient and limits) into
+# the loops, and a call stops vectorization; these let it inline, for the modules that need it
+# (they cost compile time). Compilers that do not take them skip them.
+INLINED = {"fastloss._kernels._binary"}
 INLINE_PARAMS = ["--param", "max-inline-insns-single=1000", "--param", "large-function-growth=400",
                  "--param", "inline-unit-growth=400"]
 # C headers the kernels include: a change to one rebuilds every extension.
@@ -142,10 +146,6 @@ def _compile_flags():
     # No -ffast-math: NaN and infinities must propagate. These two change no result: they let
     # branches on comparisons become selects (vectorizable) and libm calls skip errno.
     flags = ["-O3", "-fno-trapping-math", "-fno-math-errno", "-ffp-contract=off"]
-    # gcc declines to inline the larger per-sample math (focal's value, gradient and limits)
-    # into the loops, and a call stops vectorization; these let it inline. Others skip them.
-    if _compiler_accepts(INLINE_PARAMS):
-        flags += INLINE_PARAMS
     if _env_flag("FASTLOSS_NATIVE"):
         flags.append("-march=native")
     return flags, []
@@ -190,6 +190,7 @@ def extensions():
     compile_args = compile_args + openmp
     link_args = link_args + openmp
     variants = _variants()
+    inline_params = INLINE_PARAMS if _compiler_accepts(INLINE_PARAMS) else []
     _write_build_info(compile_args, link_args, openmp, {v: f for v, f in variants})
     modules = []
     for name, source, variables in EXTENSIONS:
@@ -203,7 +204,7 @@ def extensions():
                 include_dirs=[np.get_include(), str(KERNELS)],
                 depends=[str(Path("fastloss") / "_kernels" / header) for header in HEADERS],
                 define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
-                extra_compile_args=compile_args + extra,
+                extra_compile_args=compile_args + extra + (inline_params if name in INLINED else []),
                 extra_link_args=link_args,
             ))
     checks = _env_flag("FASTLOSS_BOUNDSCHECK")

@@ -70,8 +70,12 @@ def quantile_hess(y, p, alpha=0.5):
 
 
 def log_cosh(y, p):
-    r = p - y
-    return np.logaddexp(r, -r) - np.log(2.0)   # log((e^r + e^-r) / 2) without overflow
+    a = np.abs(p - y)
+    # cosh a = 1 + 2 sinh(a/2)^2 keeps the r^2/2 of small residuals (logaddexp(r, -r) - log 2
+    # cancels to 0 below ~1e-8); a + log1p(e^-2a) - log 2 avoids overflow for large ones.
+    with np.errstate(over="ignore"):
+        small = np.log1p(2.0 * np.sinh(a / 2.0) ** 2)
+    return np.where(a < 1.0, small, a + np.log1p(np.exp(-2.0 * a)) - np.log(2.0))
 
 
 def log_cosh_grad(y, p):
