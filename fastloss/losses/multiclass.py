@@ -34,6 +34,10 @@ class MulticlassLoss(Loss):
 
     kind = None              # the kernel's loss code
     target_kind = "labels"   # "labels", "probabilities" or "either" (see _validation.Rowwise)
+    n_classes = 10           # K of make_inputs
+    # For the generic tests (see Loss.domains): integer labels in [0, K) (K is y_pred's width,
+    # so only make_inputs draws them) and real logits/scores, one row per sample.
+    domains = {"y_true": Domain(0.0, math.inf, False, True), "y_pred": REAL}
     # True when a call with the default parameters on integer labels is the kernel run with
     # run()'s default keyword arguments: the per-call fast path (fast_rows) then applies.
     fast_rows = False
@@ -42,10 +46,6 @@ class MulticlassLoss(Loss):
         super().__init__()
         if self.fast_rows:
             self._fast, self._fast_config = _kernels.fast_rows, (self.kind,)
-    n_classes = 10           # K of make_inputs
-    # For the generic tests (see Loss.domains): integer labels in [0, K) (K is y_pred's width,
-    # so only make_inputs draws them) and real logits/scores, one row per sample.
-    domains = {"y_true": Domain(0.0, math.inf, False, True), "y_pred": REAL}
 
     def sample_weight_shape(self, y_true, y_pred):
         """One weight per row: shape (N,)."""
