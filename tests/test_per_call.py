@@ -311,6 +311,17 @@ def test_cross_entropy_parameters_take_the_general_path():
     assert fl.cross_entropy(labels, logits, ignore_index=-100) == pytest.approx(value, rel=1e-14)
 
 
+def test_fast_entries_refuse_a_wrong_config():
+    labels, logits = _rows(10, 3, np.float64)
+    with pytest.raises(ValueError, match="cross_entropy only"):
+        fl.cross_entropy._fast(0, labels, logits, 100, (fl.kl_divergence.kind,))
+    y, p = _inputs(fl.huber, (10,), np.float64, np.float64)
+    with pytest.raises(ValueError, match="config must be"):
+        fl.huber._fast(0, y, p, 100, (0, (1.0,)))
+    with pytest.raises(ValueError, match="takes 1 kernel parameters"):
+        fl.huber._fast(0, y, p, 100, (0, (), ()))
+
+
 def test_only_cross_entropy_has_a_row_wise_fast_path():
     from fastloss.losses.multiclass import MulticlassLoss
     for name in fl.available():
@@ -319,7 +330,7 @@ def test_only_cross_entropy_has_a_row_wise_fast_path():
             assert (loss._fast is not None) == (name == "cross_entropy")
 
 
-# ----------------------------------------------------------------------------- fastloss bench per-call
+# ----------------------------------------------------------------------------- bench per-call
 
 def test_bench_per_call_measures_fastloss_and_the_reference():
     from fastloss.bench import per_call

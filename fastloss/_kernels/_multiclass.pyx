@@ -471,12 +471,15 @@ def fast_rows(int op, object y_true, object y_pred, Py_ssize_t max_size, tuple c
 
     op: FAST_VALUE, FAST_GRAD or FAST_VALUE_AND_GRAD of _fastpath.pxd, for reduction "mean",
     unit weights, a new gradient array, one thread; config: (kind,), the loss run with run()'s
-    default keyword arguments (no class weights, no ignore_index, no smoothing). Handled: ready
+    default keyword arguments (no class weights, no ignore_index, no smoothing), for the kinds
+    whose rows take labels and no parameter: cross_entropy (others raise). Handled: ready
     (N, K) logits (_fastpath.ready, float32 or float64) and ready np.intp labels of shape (N,),
     all in [0, K), with 0 < N * K < max_size; anything else returns None, for the general path
     (fastloss.losses.multiclass) to validate, convert or raise. The result is bitwise the
     general path's: the same driver, on one thread, as the general path runs below max_size.
     """
+    if len(config) != 1 or config[0] != CROSS_ENTROPY:
+        raise ValueError(f"fast_rows computes cross_entropy only, got config {config!r}")
     cdef int pc = float_code(y_pred)
     if pc < 0 or not ready(y_true, cnp.NPY_INTP):
         return None
