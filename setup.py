@@ -43,7 +43,12 @@ EXTENSIONS = [
     ("fastloss._kernels._multiclass", "_multiclass.pyx", None),
     ("fastloss._kernels._pairwise", "_pairwise.pyx", None),
     ("fastloss._kernels._penalties", "_penalties.pyx", None),
+    ("fastloss._kernels._vmath", "_vmath.pyx", None),
 ]
+INLINE_PARAMS = ["--param", "max-inline-insns-single=1000", "--param", "large-function-growth=400",
+                 "--param", "inline-unit-growth=400"]
+# C headers the kernels include: a change to one rebuilds every extension.
+HEADERS = ["_vmath.h", "_omp_shim.h"]
 DISPATCHED = {"fastloss._kernels._regression", "fastloss._kernels._binary",
               "fastloss._kernels._multiclass"}
 
@@ -137,6 +142,10 @@ def _compile_flags():
     # No -ffast-math: NaN and infinities must propagate. These two change no result: they let
     # branches on comparisons become selects (vectorizable) and libm calls skip errno.
     flags = ["-O3", "-fno-trapping-math", "-fno-math-errno", "-ffp-contract=off"]
+    # gcc declines to inline the larger per-sample math (focal's value, gradient and limits)
+    # into the loops, and a call stops vectorization; these let it inline. Others skip them.
+    if _compiler_accepts(INLINE_PARAMS):
+        flags += INLINE_PARAMS
     if _env_flag("FASTLOSS_NATIVE"):
         flags.append("-march=native")
     return flags, []
@@ -192,6 +201,7 @@ def extensions():
             modules.append(Extension(
                 module, [str(Path("fastloss") / "_kernels" / target)],
                 include_dirs=[np.get_include(), str(KERNELS)],
+                depends=[str(Path("fastloss") / "_kernels" / header) for header in HEADERS],
                 define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
                 extra_compile_args=compile_args + extra,
                 extra_link_args=link_args,

@@ -128,6 +128,17 @@ class CompositeLoss(Loss):
             total = c * part if total is None else total + c * part
         return total, weight_total, count
 
+    def _block_sums(self, block_rows, inputs, sample_weight, params):
+        """Block by block, the same combination as partial_sums (fl.score)."""
+        total = weights = count = None
+        for (c, loss), kw in zip(self.terms, self._split(params)):
+            part, weights, count = loss._block_sums(block_rows, inputs, sample_weight, kw)
+            if total is not None and len(part) != len(total):   # parts on different grids
+                total, part = total.sum(keepdims=True), part.sum(keepdims=True)
+                weights = None if weights is None else weights.sum(keepdims=True)
+            total = c * part if total is None else total + c * part
+        return total, weights, count
+
     def value_and_grad(self, *inputs, sample_weight=None, reduction="mean", out=None,
                        **params):
         V.check_reduction(reduction)
@@ -202,6 +213,10 @@ class BoundLoss(Loss):
 
     def partial_sums(self, *inputs, **kwargs):
         return self._forward("partial_sums", inputs, kwargs)
+
+    def _block_sums(self, block_rows, inputs, sample_weight, params):
+        return self.base._block_sums(block_rows, inputs, sample_weight,
+                                     {**self._bound, **params})
 
     def grad(self, *inputs, **kwargs):
         return self._forward("grad", inputs, kwargs)

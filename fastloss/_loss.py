@@ -157,6 +157,18 @@ class Loss:
         """
         return self._partial_sums(y_true, y_pred, sample_weight, self.bind(params))
 
+    def _block_sums(self, block_rows, inputs, sample_weight, params):
+        """fl.score's per-block partial sums: (loss sums, weight sums or None, count).
+
+        Block b holds rows (axis 0) [b * block_rows, (b + 1) * block_rows) of `inputs`, the
+        last block possibly shorter; weight sums None mean unit weights (the weight total is
+        the count). Families whose kernels expose their blocks override this; by default the
+        whole input is one block, and fl.score's result then depends on the chunking.
+        """
+        total, weight_total, count = self.partial_sums(*inputs, sample_weight=sample_weight,
+                                                       **params)
+        return np.array([total], dtype=np.float64), np.array([weight_total]), count
+
     def grad(self, y_true, y_pred, *, sample_weight=None, reduction="mean", out=None, **params):
         """Derivative of the reduced loss with respect to y_pred (shape and dtype of y_pred)."""
         if (self._fast is not None and out is None and sample_weight is None and not params
@@ -240,7 +252,8 @@ class Loss:
 class ElementwiseLoss(Loss):
     """A loss l(y, p) applied element by element to arrays of any (matching) shape."""
 
-    kernels = None       # {(y dtype code, p dtype code): (reduce, per_sample, grad, value_grad, grad_hess)}
+    kernels = None       # {(y dtype code, p dtype code): (reduce, per_sample, grad, value_grad,
+    #                     grad_hess, block_sums)}
     fast_targets = "real"   # what the fast path checks the inputs for (a key of FAST_TARGETS
                             # of the kernel module; None: no fast path)
 
@@ -281,6 +294,27 @@ class ElementwiseLoss(Loss):
         total, weight_total = self.kernels[a.key][0](a.y, a.p, a.w, *params,
                                                      _threads.threads_for(a.size))
         return total, weight_total, a.size
+
+    def _block_sums(self, block_rows, inputs, sample_weight, params):
+        y_true, y_pred = inputs
+        return self._element_block_sums(block_rows, y_true, y_pred, sample_weight,
+                                        self.bind(params))
+
+    def _element_block_sums(self, block_rows, y_true, y_pred, sample_weight, params):
+        """Block sums over blocks of `block_rows` rows: block_rows * (elements per row)."""
+        # Blocks of whole rows need the row-major element order (a copy only for N-D inputs
+        # that are not C-contiguous, e.g. a chunk holding all of a Fortran-ordered array).
+        y_true, y_pred, sample_weight = (
+            np.ascontiguousarray(x) if isinstance(x, np.ndarray) and x.ndim > 1
+            and not x.flags.c_contiguous else x for x in (y_true, y_pred, sample_weight))
+        a = V.Elementwise(y_true, y_pred, sample_weight)
+        block = block_rows * math.prod(a.shape[1:])
+        nb = -(-a.size // block) if block else 0
+        sums = np.zeros(2 * nb)
+        if nb:
+            self.kernels[a.key][5](a.y, a.p, a.w, sums, block, *params,
+                                   _threads.threads_for(a.size))
+        return sums[:nb], (None if a.w is None else sums[nb:]), a.size
 
     def _scale(self, a, reduction, n_threads):
         """The factor of the gradient: 1 / sum of weights for the mean, 1 otherwise."""

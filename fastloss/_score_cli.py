@@ -49,7 +49,8 @@ def add_arguments(p):
     p.add_argument("--y-pred", required=True, metavar="FILE", help="predictions")
     p.add_argument("--weights", metavar="FILE", help="sample weights (optional)")
     p.add_argument("--chunk-size", type=_positive_int, metavar="ROWS",
-                   help="rows per chunk (default: a few MB of all inputs)")
+                   help="rows per chunk, rounded up to whole 4096-element blocks; the result "
+                        "does not depend on it (default: a few MB of all inputs)")
     p.add_argument("--dtype", help="dtype of raw binary inputs (e.g. float32)")
     p.add_argument("--shape", type=_shape, metavar="N[,K...]",
                    help="shape of raw binary inputs, e.g. 1000000,10; the first entry may be auto "

@@ -67,7 +67,7 @@ def _align(arrays, names):
     if all(not math.isnan(r) for r in rows) and len(set(rows)) > 1:
         described = ", ".join(f"{n} has {r}" for n, r in zip(names, rows))
         raise ValueError(f"inputs must have the same number of rows: {described}")
-    reference = arrays[1].chunks[0]
+    reference = _on_block_grid(arrays[1].chunks[0], arrays[1].shape[1:])
     aligned = []
     for arr, name in zip(arrays, names):
         if arr.ndim > 1 and any(n > 1 for n in arr.numblocks[1:]):
@@ -79,6 +79,28 @@ def _align(arrays, names):
             arr = arr.rechunk({0: reference})
         aligned.append(arr)
     return aligned
+
+
+def _on_block_grid(row_chunks, row_shape):
+    """Row chunks whose boundaries are moved down to multiples of scoring.block_rows.
+
+    Then every block the kernels see is a block of fastloss.score's grid, and the result is
+    bitwise that of fastloss.score (rechunking moves fewer than block_rows rows per boundary).
+    Chunks of unknown size are left as they are.
+    """
+    if any(math.isnan(c) for c in row_chunks) or any(math.isnan(d) for d in row_shape):
+        return row_chunks
+    rows = scoring.block_rows(row_shape)
+    bounds, total = [0], 0
+    for size in row_chunks[:-1]:
+        total += size
+        cut = total // rows * rows
+        if cut > bounds[-1]:
+            bounds.append(cut)
+    total += row_chunks[-1] if row_chunks else 0
+    if total > bounds[-1] or len(bounds) == 1:
+        bounds.append(total)
+    return tuple(b - a for a, b in zip(bounds, bounds[1:]))
 
 
 def score(losses, y_true, y_pred, sample_weight=None, *, split_every=8, **params):
@@ -99,8 +121,12 @@ def score(losses, y_true, y_pred, sample_weight=None, *, split_every=8, **params
 
     The loss names and parameters are checked here, before anything is computed; the blocks
     are scored on the workers with the fastloss kernels and the partial results merged exactly.
-    Results equal the in-memory ``fastloss.<loss>(...)`` to float64 rounding, and equal
-    ``fastloss.score`` with the same chunks bit for bit.
+    Row chunk boundaries are first moved down to multiples of ``fastloss.scoring.block_rows``
+    (4096 rows of scalars, 4096 // K rows of K classes), so every kernel block is a block of
+    ``fastloss.score``'s grid: the result equals ``fastloss.score`` on the same data bit for
+    bit, whatever the chunks (unless their sizes are unknown, NaN: then only when every chunk
+    but the last is a multiple of block_rows). It equals the in-memory
+    ``fastloss.<loss>(...)`` to float64 rounding.
     """
     _require_dask()
     specs = scoring.resolve_losses(losses, params)

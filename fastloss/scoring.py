@@ -1,19 +1,36 @@
 """Large-batch scoring: several losses in one streamed pass over inputs that need not fit in memory.
 
 ``fl.score(losses, y_true, y_pred)`` walks the inputs in chunks of rows (axis 0), computes every
-requested loss on a chunk while it is still in cache, and adds up each loss's
-``Loss.partial_sums`` (sum of w*loss, sum of weights, count). Inputs may be arrays,
-``np.memmap``s, ``.npy`` paths (memory-mapped), ``file.npz:name`` members, or an iterable of
-``(y_true, y_pred[, sample_weight])`` chunks.
+requested loss on a chunk while it is still in cache, and adds up each loss's partial sums
+(of w*loss and of the weights, per block of rows: ``Loss._block_sums``) and its count. Inputs
+may be arrays, ``np.memmap``s, ``.npy`` paths (memory-mapped), ``file.npz:name`` members, or an
+iterable of ``(y_true, y_pred[, sample_weight])`` chunks.
 
 Memory: a chunk is a few MB. Pages of memory-mapped files are handed back to the kernel
 (``madvise(MADV_DONTNEED)``) after each chunk, so the resident set does not grow with the file;
 compressed ``.npz`` members are decompressed chunk by chunk.
 
-Sums are exact: the chunk partial sums are accumulated without rounding error (Shewchuk's
-algorithm, as ``math.fsum``), so merging partial results (``a.merge(b)``) in any order gives the
-same, correctly rounded total. The chunk partials themselves come from the kernels' blocked
-float64 reductions, so a result equals the in-memory ``fl.<loss>(...)`` to float64 rounding.
+Determinism: results are bitwise identical for every chunk size, every split of an iterable of
+chunks and every thread count. The rows of the whole input are cut into a fixed grid of blocks
+of ``block_rows(row shape)`` rows counted from its first row (about 4096 elements: 4096 rows of
+scalars, 4096 // K rows of K classes, which are the kernels' own reduction blocks). Each block's
+partial sums (of w*loss and of w) are computed by a kernel in float64, in a fixed order, and
+every block sum is added to an exact accumulator (Shewchuk's algorithm, as ``math.fsum``; in C:
+``_parallel.exact_add``). The exact sum of the same block sums is the same correctly rounded
+number in whatever order they arrive, so the chunking cannot change a bit. To keep the blocks
+on the grid, ``chunk_size`` is rounded up to a multiple of block_rows, and the rows of an
+iterable's chunk after its last whole block (fewer than a block) are copied and wait for the
+next chunk's rows. Merging partial results (``a.merge(b)``) is exact and order-independent too;
+it gives bitwise the single-pass result when every part but the last has a multiple of
+block_rows rows (``fastloss.dask.score`` moves its chunk boundaries there).
+
+Relation to the in-memory losses: ``fl.mse(y, p, reduction="sum")`` combines the same kind of
+block sums with a pairwise float64 sum, not an exact one (and, for N-D elementwise inputs, with
+blocks of 4096 elements rather than of whole rows), so it may differ from ``fl.score`` in the
+last bits: they agree to float64 rounding (1e-12 relative is tested), not bitwise. For a
+composite loss ``a * l1 + b * l2``, ``fl.score`` combines the parts block by block before the
+exact sum. A loss without block sums (a user's ``Loss`` subclass) is scored one chunk at a
+time, and its result may then depend on the chunking in the last bits.
 """
 
 import ctypes
@@ -28,10 +45,11 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from fastloss._kernels._parallel import ELEMENTS_PER_BLOCK, exact_add
 from fastloss._loss import Loss, get
 
 __all__ = ["score", "ScoreResult", "LossScore", "parse_loss_spec", "open_array",
-           "DEFAULT_CHUNK_BYTES"]
+           "DEFAULT_CHUNK_BYTES", "block_rows"]
 
 # A chunk of all inputs together: large enough to amortise the per-chunk Python work and the
 # thread start-up of the kernels, small enough to stay in the L2/L3 cache between the losses.
@@ -78,6 +96,12 @@ class ExactSum:
                 i += 1
             x = hi
         partials[i:] = [x]
+
+    def add_array(self, values):
+        """Add every value of a 1-D float64 array (in C: thousands of block sums per pass)."""
+        if len(values):
+            self.partials, special = exact_add(self.partials, values)
+            self.special += special
 
     def merge(self, other):
         """Add another ExactSum into this one (in place); returns self."""
@@ -154,6 +178,10 @@ class _Spec:
     def partial_sums(self, y, p, w):
         return self.loss.partial_sums(y, p, sample_weight=w, **self.params)
 
+    def block_sums(self, rows, y, p, w):
+        """The loss's block sums over blocks of `rows` rows from the first row of y, p, w."""
+        return self.loss._block_sums(rows, (y, p), w, self.params)
+
 
 def _label(name, params):
     if not params:
@@ -227,6 +255,15 @@ class LossScore:
         self._weight.add(weight_total)
         self.count += int(count)
 
+    def add_blocks(self, sums, weight_sums, count):
+        """Add block sums (Loss._block_sums); weight_sums None means unit weights."""
+        self._sum.add_array(sums)
+        if weight_sums is None:
+            self._weight.add(float(count))
+        else:
+            self._weight.add_array(weight_sums)
+        self.count += int(count)
+
     @property
     def sum(self):
         return self._sum.value
@@ -263,7 +300,8 @@ class ScoreResult:
     """Per-loss scores of one pass (a mapping label -> LossScore), mergeable across parts.
 
     ``result["mse"].mean``; ``result.to_dict()``; ``print(result)`` gives a table.
-    ``a.merge(b)`` is the result of scoring the concatenation of a's and b's inputs.
+    ``a.merge(b)`` is the result of scoring the concatenation of a's and b's inputs: bit for
+    bit when a's rows are whole blocks (``block_rows``), else to float64 rounding.
     """
 
     def __init__(self, scores, rows=0):
@@ -346,11 +384,30 @@ def _merge_all(results):
     return total
 
 
-def score_chunk(specs, y, p, w=None):
-    """The ScoreResult of one in-memory chunk (used by the streaming loop and by Dask)."""
-    result = ScoreResult.empty(specs)
+def block_rows(row_shape):
+    """Rows per block of fl.score's grid, for rows (of y_pred) of shape `row_shape`.
+
+    About the kernels' ELEMENTS_PER_BLOCK (4096) elements: 4096 rows of scalars, 4096 // K rows
+    of K classes (the row-wise kernels' own block), at least 1 row.
+    """
+    per_row = math.prod(row_shape)
+    return max(1, ELEMENTS_PER_BLOCK // per_row) if per_row else ELEMENTS_PER_BLOCK
+
+
+def _add_chunk(result, specs, rows, y, p, w=None):
+    """Score one in-memory chunk into `result`, blocks of `rows` rows from the chunk's first."""
     for spec, s in zip(specs, result.values()):
-        s.add(*spec.partial_sums(y, p, w))
+        s.add_blocks(*spec.block_sums(rows, y, p, w))
+
+
+def score_chunk(specs, y, p, w=None):
+    """The ScoreResult of one in-memory chunk (used by the streaming loop and by Dask).
+
+    Its rows are cut into blocks of ``block_rows`` rows counted from its first row: a chunk that
+    starts at a multiple of block_rows in the whole input has the same blocks as a single pass.
+    """
+    result = ScoreResult.empty(specs)
+    _add_chunk(result, specs, block_rows(np.shape(p)[1:]), y, p, w)
     result.rows = _rows(p)
     return result
 
@@ -709,14 +766,22 @@ def _progress_bar(progress, total):
 
 # ----------------------------------------------------------------------------- scoring
 
-def _chunk_rows(sources, chunk_size):
+def _chunk_rows(sources, chunk_size, rows=None):
+    """Rows per chunk: chunk_size (or about DEFAULT_CHUNK_BYTES) rounded up to whole blocks.
+
+    `rows` is the block (by default that of sources[1], y_pred).
+    """
+    if rows is None:
+        rows = block_rows(sources[1].shape[1:])
     if chunk_size is not None:
         if isinstance(chunk_size, bool) or not isinstance(chunk_size, numbers.Integral) \
                 or chunk_size < 1:
             raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-        return int(chunk_size)
-    row_bytes = sum(_expected_bytes(s.shape[1:], s.dtype) for s in sources)
-    return max(1, DEFAULT_CHUNK_BYTES // max(row_bytes, 1))
+        step = int(chunk_size)
+    else:
+        row_bytes = sum(_expected_bytes(s.shape[1:], s.dtype) for s in sources)
+        step = max(1, DEFAULT_CHUNK_BYTES // max(row_bytes, 1))
+    return -(-step // rows) * rows
 
 
 def _check_rows(sources):
@@ -743,11 +808,14 @@ def score(losses, y_true, y_pred=None, *, sample_weight=None, chunk_size=None, p
         Arrays (any shape; chunks are taken along axis 0), ``.npy`` paths (memory-mapped),
         ``"file.npz:name"`` members. Alternatively ``y_true`` is an iterable (a list, a
         generator) of ``(y_true, y_pred)`` or ``(y_true, y_pred, sample_weight)`` chunks and
-        ``y_pred`` is None.
+        ``y_pred`` is None; chunks may have any number of rows (0 too), with rows of the same
+        shape in every chunk.
     sample_weight : array_like or path, optional
         Weights, with the same rows as y_pred (per element or per row, as the losses expect).
     chunk_size : int, optional
         Rows per chunk; by default a chunk of all inputs is about ``DEFAULT_CHUNK_BYTES``.
+        Rounded up to a multiple of ``block_rows`` (4096 rows of scalars, 4096 // K rows of K
+        values), so that the result does not depend on it.
     progress : bool or object with update(rows)/close()
         A progress bar on stderr (tqdm when installed), shown once the work takes 0.5 s.
     **params
@@ -760,9 +828,13 @@ def score(losses, y_true, y_pred=None, *, sample_weight=None, chunk_size=None, p
         (weighted: sum(w*l) / sum(w), NaN when the weights sum to 0), ``sum``, ``weight_total``
         and ``count`` (elements). ``to_dict()``, ``merge()``, ``print()``.
 
+    The result is bitwise the same for every chunk_size, every way of splitting an iterable of
+    chunks and every thread count (see the module's docstring).
+
     Errors in the inputs' structure (files, row counts, shapes, dtypes, loss parameters) are
-    raised before any chunk is scored; for an iterable of chunks, a bad chunk raises when
-    reached, naming it, and no result is returned.
+    raised before any chunk is scored; for an iterable of chunks, a bad chunk raises when its
+    rows are scored (at the latest with the next chunk's, as a chunk's last rows wait for them
+    to fill a block), naming it, and no result is returned.
 
     Examples
     --------
@@ -802,7 +874,8 @@ def _score_sources(specs, sources, chunk_size, progress):
             all(isinstance(s, _ArraySource) and s.path is None for s in sources):
         return score_chunk(specs, *(s.arr for s in sources))   # in-memory scalars: one chunk
     n = _check_rows(sources)
-    step = _chunk_rows(sources, chunk_size)
+    rows = block_rows(p_src.shape[1:])
+    step = _chunk_rows(sources, chunk_size, rows)
     # Validate shapes, dtypes and labels on a one-row slice before any real work starts.
     if n > 0 and not any(isinstance(s, _StreamSource) for s in sources):
         probe = [s.read(0, 1) for s in sources]
@@ -816,8 +889,7 @@ def _score_sources(specs, sources, chunk_size, progress):
             w = w_src.read(start, stop) if w_src is not None else None
             for src in sources:
                 src.prefetch(stop, min(stop + step, n))
-            for spec, s in zip(specs, result.values()):
-                s.add(*spec.partial_sums(y, p, w))
+            _add_chunk(result, specs, rows, y, p, w)
             for src, chunk in ((y_src, y), (p_src, p), (w_src, w)):
                 if src is not None:
                     src.done(chunk)
@@ -832,9 +904,16 @@ def _score_sources(specs, sources, chunk_size, progress):
 
 
 def _score_chunks(specs, chunks, progress):
+    """Score an iterable of chunks on the block grid of the whole (concatenated) input.
+
+    The rows of a chunk after its last whole block wait, copied (the caller may reuse its
+    buffers), for the next chunk's first rows; so every block the kernels see is a block of the
+    whole input, wherever the chunks begin and end.
+    """
     result = ScoreResult.empty(specs)
     bar = _progress_bar(progress, None)
-    width = None
+    width = row_shapes = rows = None
+    carry, carried = [], 0      # segments (chunk index, first row in it, arrays); carried rows
     try:
         for index, chunk in enumerate(chunks):
             if not isinstance(chunk, (tuple, list)) or len(chunk) not in (2, 3):
@@ -850,19 +929,77 @@ def _score_chunks(specs, chunks, progress):
                 raise ValueError(f"chunk {index} has {len(chunk)} items but chunk 0 had {width}: "
                                  "give sample_weight in every chunk or in none")
             arrays = [np.asarray(a) for a in chunk]
-            rows = [_rows(a) for a in arrays]
-            if len(set(rows)) > 1:
+            arrays = [a.reshape(1) if a.ndim == 0 else a for a in arrays]
+            n_rows = [a.shape[0] for a in arrays]
+            if len(set(n_rows)) > 1:
                 names = ("y_true", "y_pred", "sample_weight")
                 raise ValueError(f"chunk {index}: inputs have different row counts: " + ", ".join(
-                    f"{nm} {r}" for nm, r in zip(names, rows)))
-            try:
-                part = score_chunk(specs, *arrays)
-            except (ValueError, TypeError) as exc:
-                raise type(exc)(f"chunk {index}: {exc}") from None
-            result = result.merge(part)
+                    f"{nm} {r}" for nm, r in zip(names, n_rows)))
+            n = n_rows[0]
+            shapes = [a.shape[1:] for a in arrays]
+            if n == 0:             # nothing to add, but its shapes and dtypes are checked
+                _score_segments(result, specs, rows or block_rows(shapes[1]),
+                                [(index, 0, arrays)])
+                continue
+            if row_shapes is None:
+                row_shapes, rows = shapes, block_rows(shapes[1])
+            elif shapes != row_shapes:
+                raise ValueError(f"chunk {index}: rows of shapes {shapes} (y_true, y_pred"
+                                 f"{', sample_weight' if width == 3 else ''}), but earlier "
+                                 f"chunks' rows have shapes {row_shapes}")
+            start = 0
+            if carry:              # complete the waiting block with this chunk's first rows
+                start = min(rows - carried, n)
+                carry.append((index, 0, [np.array(a[:start]) for a in arrays]))
+                carried += start
+                if carried == rows:
+                    _score_segments(result, specs, rows, carry)
+                    carry, carried = [], 0
+            stop = start + (n - start) // rows * rows
+            if stop > start:
+                _score_segments(result, specs, rows,
+                                [(index, start, [a[start:stop] for a in arrays])])
+            if stop < n:
+                carry.append((index, stop, [np.array(a[stop:]) for a in arrays]))
+                carried += n - stop
             if bar is not None:
-                bar.update(rows[0])
+                bar.update(n)
+        if carry:
+            _score_segments(result, specs, rows, carry)
     finally:
         if bar is not None:
             bar.close()
     return result
+
+
+def _score_segments(result, specs, rows, segments):
+    """Add the rows of consecutive segments (chunk index, first row, arrays) as one piece.
+
+    A ValueError or TypeError names the chunk (and the rows of it) that caused it.
+    """
+    if len(segments) == 1:
+        arrays = segments[0][2]
+    else:
+        arrays = [np.concatenate(parts) for parts in zip(*(seg[2] for seg in segments))]
+    try:
+        _add_chunk(result, specs, rows, *arrays)
+    except (ValueError, TypeError) as exc:
+        culprit, error = segments, exc
+        if len(segments) > 1:      # which segment is it? Score them alone to find out.
+            for segment in segments:
+                try:
+                    _add_chunk(ScoreResult.empty(specs), specs, rows, *segment[2])
+                except (ValueError, TypeError) as own:
+                    culprit, error = [segment], own
+                    break
+        first_index, first_row, _ = culprit[0]
+        last_index = culprit[-1][0]
+        n = sum(seg[2][0].shape[0] for seg in culprit)
+        if first_index != last_index:
+            where = f"chunks {first_index} to {last_index}"
+        elif first_row == 0:
+            where = f"chunk {first_index}"
+        else:
+            where = (f"chunk {first_index} (rows {first_row} to {first_row + n - 1}, "
+                     "renumbered from 0)")
+        raise type(error)(f"{where}: {error}") from None

@@ -6,6 +6,7 @@ Everything a generic test needs to know about a loss comes from the loss itself:
 A loss registered later is covered without touching these tests.
 """
 
+import inspect
 import math
 
 import numpy as np
@@ -37,6 +38,19 @@ def pair_loss(name):
 
 def is_elementwise(loss):
     return isinstance(loss, fl.ElementwiseLoss)
+
+
+def is_rowwise(loss):
+    """A (target, prediction) loss over rows of K classes: its make_inputs takes ``n_classes``."""
+    return is_pair(loss) and "n_classes" in inspect.signature(loss.make_inputs).parameters
+
+
+def row_inputs(loss, rows, k, dtype, rng):
+    """(y_true, y_pred) of a row-wise loss: `rows` rows (0 allowed) of K = `k` classes."""
+    y, p = loss.make_inputs(max(rows, 1) * k, dtype, rng, n_classes=k)
+    y, p = np.asarray(y)[:rows], np.asarray(p)[:rows]
+    assert p.shape == (rows, k), f"{loss.name}.make_inputs gave {p.shape}, not {(rows, k)}"
+    return y, p
 
 
 def scaled_params(loss, factors):

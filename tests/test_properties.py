@@ -20,9 +20,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 
+import fastloss as fl
 from fastloss import reference as R
-from registry_cases import (all_losses, compute_dtype, is_elementwise, pair_loss, pair_names,
-                            scaled_params)
+from registry_cases import (all_losses, compute_dtype, is_elementwise, is_rowwise, pair_loss,
+                            pair_names, row_inputs, scaled_params)
 
 # A budget of examples per property shared by all the losses, so the file's run time stays flat
 # as losses are registered (at least 8 examples per loss and property).
@@ -108,12 +109,17 @@ def special_values(draw, domain, width):
 @st.composite
 def cases(draw, loss, extreme_values=True):
     """(y_true, y_pred, sample_weight, params, description) for one example."""
-    n = draw(st.one_of(st.sampled_from([0, 1, 2, 7, 8, 9]), st.integers(0, 64)))
     pdtype = np.dtype(draw(st.sampled_from([np.float64, np.float32])))
     seed = draw(st.integers(0, 2 ** 32 - 1))
     rng = np.random.default_rng(seed)
     target_name, prediction_name = loss.input_names
-    arrays = dict(zip(loss.input_names, loss.make_inputs(n, pdtype, rng)))
+    if is_rowwise(loss):   # rows x K, the edge sizes drawn often: 0 and 1 rows, K = 1 and 2
+        rows = draw(st.one_of(st.sampled_from([0, 1, 2]), st.integers(0, 24)), label="rows")
+        k = draw(st.one_of(st.sampled_from([1, 2]), st.integers(1, 12)), label="K")
+        arrays = dict(zip(loss.input_names, row_inputs(loss, rows, k, pdtype, rng)))
+    else:
+        n = draw(st.one_of(st.sampled_from([0, 1, 2, 7, 8, 9]), st.integers(0, 64)))
+        arrays = dict(zip(loss.input_names, loss.make_inputs(n, pdtype, rng)))
 
     for name, arr in list(arrays.items()):
         domain = loss.domain(name)
@@ -260,6 +266,43 @@ def test_kernels_match_the_reference(name, data):
     check_against_reference(loss, name, y, p, w, params, floor)
 
 
+def _rowwise_losses():
+    return [pytest.param(n, id=n) for n in pair_names() if is_rowwise(fl.get(n))]
+
+
+@pytest.mark.parametrize("k", [1, 2])
+@pytest.mark.parametrize("rows", [0, 1, 5])
+@pytest.mark.parametrize("name", _rowwise_losses())
+def test_rowwise_losses_at_one_and_two_classes(name, rows, k):
+    """Every row-wise loss at K = 1 and K = 2 with 0, 1 and a few rows, whatever hypothesis
+    happens to draw (its few examples per loss draw these sizes often, not surely): kernels =
+    reference in both dtypes, with and without weights, at default and scaled parameters;
+    finite differences where the loss is smooth."""
+    loss = fl.get(name)
+    assert is_rowwise(loss) and not is_elementwise(loss)
+    n_params = len(loss.params)
+    param_sets = [{}, scaled_params(loss, [0.3] * n_params), scaled_params(loss, [1.7] * n_params)]
+    rng = np.random.default_rng(100 * rows + k)
+    for dtype in (np.float64, np.float32):
+        y, p = row_inputs(loss, rows, k, dtype, rng)
+        for w in (None, rng.uniform(0.0, 2.0, rows)):
+            for params in param_sets:
+                check_against_reference(loss, name, y, p, w, params, 1e-6)
+    if rows == 0:
+        return
+    y, p = row_inputs(loss, rows, k, np.float64, rng)
+    nan_p = p.copy()
+    nan_p[0] = np.nan                  # NaN in, NaN out: also at K = 1
+    with np.errstate(all="ignore"):
+        assert np.isnan(loss(y, nan_p, reduction="none")[0])
+        assert np.isnan(loss.grad(y, nan_p, reduction="none")[0]).all()
+    w = rng.uniform(0.5, 2.0, rows)
+    for params in param_sets:
+        if not loss.smooth and loss.kink_distance(y, p, **params) is None:
+            continue
+        check_finite_differences(loss, name, y, p, w, params)
+
+
 def nan_rows(loss, y, p):
     """For a row-wise loss (weights per row), the rows with a NaN input; None if elementwise."""
     if is_elementwise(loss):
@@ -269,7 +312,8 @@ def nan_rows(loss, y, p):
     for a in (y, p):
         a = np.asarray(a)
         if a.dtype.kind == "f" and a.ndim >= 1 and a.shape[0] == n_rows:
-            rows |= np.isnan(a).reshape(n_rows, -1).any(axis=1)
+            # (explicit width: reshape(0, -1) is ambiguous for 0 rows)
+            rows |= np.isnan(a).reshape(n_rows, math.prod(a.shape[1:])).any(axis=1)
     return rows
 
 
@@ -312,23 +356,40 @@ def check_against_reference(loss, name, y, p, w, params, floor):
 def test_gradients_match_finite_differences(name, data):
     """Central differences of each element's loss and gradient, where the loss is smooth."""
     loss = pair_loss(name)
-    n = data.draw(st.integers(1, 12), label="n")
-    rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 32 - 1), label="seed"))
-    y, p = (np.array(a) for a in loss.make_inputs(n, np.float64, rng))
+    if is_rowwise(loss):
+        rows = data.draw(st.integers(1, 3), label="rows")
+        k = data.draw(st.one_of(st.sampled_from([1, 2]), st.integers(1, 6)), label="K")
+        rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 32 - 1), label="seed"))
+        y, p = row_inputs(loss, rows, k, np.float64, rng)
+    else:
+        n = data.draw(st.integers(1, 12), label="n")
+        rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 32 - 1), label="seed"))
+        y, p = (np.array(a) for a in loss.make_inputs(n, np.float64, rng))
     factors = data.draw(st.lists(st.sampled_from([1.0, 0.5, 0.9, 2.0]),
                                  min_size=len(loss.params), max_size=len(loss.params)))
     params = scaled_params(loss, factors)
     w = rng.uniform(0.5, 2.0, loss.sample_weight_shape(y, p))
+    if not loss.smooth and loss.kink_distance(y, p, **params) is None:
+        pytest.skip(f"{name} is not smooth and gives no kink_distance")
+    assume(finite_difference_points(loss, y, p, params).any())
+    check_finite_differences(loss, name, y, p, w, params)
+
+
+def finite_difference_points(loss, y, p, params):
+    """Where a central difference is meaningful: away from kinks and a bounded domain's edges."""
     step = 1e-6 * np.maximum(1.0, np.abs(p))
     kinks = loss.kink_distance(y, p, **params)
-    if not loss.smooth and kinks is None:
-        pytest.skip(f"{name} is not smooth and gives no kink_distance")
     usable = np.ones(p.shape, dtype=bool) if kinks is None else \
         np.broadcast_to(kinks, p.shape) > 8 * step
     dom = loss.domain(loss.input_names[1])
     # Away from a bounded domain's edges (log q, 1/q are singular there): 1000 steps.
     usable &= (p - 1000 * step >= dom.low) & (p + 1000 * step <= dom.high)
-    assume(usable.any())
+    return usable
+
+
+def check_finite_differences(loss, name, y, p, w, params):
+    step = 1e-6 * np.maximum(1.0, np.abs(p))
+    usable = finite_difference_points(loss, y, p, params)
     g = loss.grad(y, p, sample_weight=w, reduction="none", **params)
     _, h = loss.grad_hess(y, p, sample_weight=w, **params)
     for i in zip(*np.nonzero(usable)):

@@ -135,14 +135,14 @@ def test_result_dict_str_and_pickle():
 
 def test_merge_equals_scoring_the_concatenation_exactly():
     y, p, w = data(100_000)
-    step = 10_000
-    whole = fl.score(REGRESSION, y, p, sample_weight=w, chunk_size=step)
+    step = 3 * scoring.block_rows(())      # parts on the block grid of the whole input
+    whole = fl.score(REGRESSION, y, p, sample_weight=w)
     parts = [fl.score(REGRESSION, y[i:i + step], p[i:i + step], sample_weight=w[i:i + step])
              for i in range(0, len(y), step)]
     merged = parts[0]
     for part in parts[1:]:
         merged = merged.merge(part)
-    assert merged == whole      # bitwise: same chunk partials, exact accumulation
+    assert merged == whole      # bitwise: same block sums, exact accumulation
     rng = np.random.default_rng(3)
     for _ in range(3):         # any merge order (and tree shape) gives the same bits
         pool = [parts[i] for i in rng.permutation(len(parts))]
@@ -367,8 +367,8 @@ def test_plain_progress_bar_reports_rows_rate_and_eta():
 
 def test_progress_object_sees_every_row():
     bar = Recorder()
-    fl.score("mse", np.zeros(1000), np.zeros(1000), chunk_size=300, progress=bar)
-    assert bar.updates == [300, 300, 300, 100] and bar.closed
+    fl.score("mse", np.zeros(10_000), np.zeros(10_000), chunk_size=4096, progress=bar)
+    assert bar.updates == [4096, 4096, 1808] and bar.closed
 
 
 # ----------------------------------------------------------------------------- memory

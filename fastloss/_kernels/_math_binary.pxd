@@ -7,7 +7,8 @@ Each loss X has closs_X (value), cgrad_X (d loss / d p), closs_grad_X (both, sha
 cgrad_hess_X (first and second derivative), all in double. NaN in gives NaN out; a logit or
 score of +-inf gives the exact limit. The Python layer validates; nothing here raises.
 """
-from libc.math cimport fabs, exp, log, log1p, pow, INFINITY
+from libc.math cimport fabs, INFINITY
+from fastloss._kernels._vmath cimport fl_exp, fl_log, fl_log1p, fl_log1p_unit
 from fastloss._kernels._common cimport loss_grad_t, grad_hess_t
 
 # ---------------------------------------------------------------------------- logistic helpers
@@ -22,8 +23,8 @@ ctypedef struct logistic_t:
     double sig_neg        # sigmoid(-z) = 1 - sigmoid(z), without the cancellation
 
 cdef inline logistic_t _logistic(double z) noexcept nogil:
-    cdef double e = exp(-fabs(z))
-    cdef double l = log1p(e)
+    cdef double e = fl_exp(-fabs(z))
+    cdef double l = fl_log1p_unit(e)
     cdef double r = 1.0 / (1.0 + e)
     cdef double er = e * r
     cdef double z_pos = z if z > 0.0 else 0.0
@@ -63,7 +64,7 @@ cdef inline double _clip_prob(double p, double eps) noexcept nogil:
 cdef inline double closs_binary_cross_entropy(double y, double p, double eps) noexcept nogil:
     cdef double pc = _clip_prob(p, eps)
     # Terms with a zero coefficient are dropped: 0 * log(...) stays 0 whatever eps is.
-    return -((0.0 if y == 0.0 else y * log(pc)) + (0.0 if y == 1.0 else (1.0 - y) * log1p(-pc)))
+    return -((0.0 if y == 0.0 else y * fl_log(pc)) + (0.0 if y == 1.0 else (1.0 - y) * fl_log1p(-pc)))
 
 cdef inline double cgrad_binary_cross_entropy(double y, double p, double eps) noexcept nogil:
     # (pc - y) / (pc (1 - pc)) rather than -y/pc + (1-y)/(1-pc): no cancellation near pc == y.
@@ -198,106 +199,95 @@ cdef inline grad_hess_t cgrad_hess_squared_hinge(double y, double s, double marg
 # p_t = y sigmoid(z) + (1 - y) sigmoid(-z), alpha_t = alpha y + (1 - alpha)(1 - y) (1 when
 # alpha < 0). Soft targets follow the same formula.
 #
-# Log space: q = 1 - p_t = y sigmoid(-z) + (1 - y) sigmoid(z) is never formed as 1 - sigmoid(.),
-# which is 0 for |z| > 37; log q is -softplus(+-z) for hard labels (exact for every finite z) and
-# a log-add-exp of the two for soft ones, and m = q^gamma = exp(gamma log q).
+# q = 1 - p_t = y sigmoid(-z) + (1 - y) sigmoid(z) is never formed as 1 - sigmoid(.), which is
+# 0 for |z| > 37. For hard labels log q = -softplus(+-z), exact for every finite z (q itself may
+# underflow while q^gamma does not, for gamma < 1); for soft targets q, a sum of two
+# non-negative terms, is at least min(y, 1 - y) and is accurate as computed. m = q^gamma =
+# exp(gamma log q).
 #
 # Closed-form derivatives, with s = sigmoid(z), s' = s (1 - s), ratio = s' / q
-# (= sigmoid(z) for y = 1, sigmoid(-z) for y = 0, exp(log s' - log q) otherwise):
+# (= sigmoid(z) for y = 1, sigmoid(-z) for y = 0):
 #   m'  = gamma (1 - 2y) m ratio
 #   m'' = gamma (1 - 2y) m ratio [(gamma - 1)(1 - 2y) ratio + (1 - 2s)]
 #   dl/dz   = alpha_t [(s - y) m + ce m']
 #   d2l/dz2 = alpha_t [s' m + 2 (s - y) m' + ce m'']
 # With gamma = 0 and alpha < 0 these are exactly the BCE-with-logits value and derivatives.
-# At z = +-inf the formulas meet 0 * inf, so the limits are written out (_focal_at_inf).
+#
+# No branches: labels and soft targets, finite and infinite logits are all computed and the
+# result selected, so the loops vectorize. At z = +-inf the formulas meet 0 * inf; the limits
+# are computed apart (_focal_limit) and selected.
+
+ctypedef struct focal_t:
+    double loss
+    double grad
+    double hess
 
 cdef inline double _focal_alpha_t(double y, double alpha) noexcept nogil:
-    return 1.0 if alpha < 0.0 else alpha * y + (1.0 - alpha) * (1.0 - y)
+    cdef double a = alpha * y + (1.0 - alpha) * (1.0 - y)
+    return 1.0 if alpha < 0.0 else a
 
-cdef inline double _logaddexp(double u, double v) noexcept nogil:
-    cdef double top = u if u > v else v
-    return top + log1p(exp(-fabs(u - v)))   # NaN stays NaN
-
-# Labels take a select (y == 1 or y == 0, random in a batch); only soft targets take the
-# branch, which is then predictable (a batch is usually all labels or all soft).
-
-cdef inline double _focal_log_q(double y, logistic_t s) noexcept nogil:
-    cdef double label_log_q = -s.softplus_pos if y == 1.0 else -s.softplus_neg
-    if y == 1.0 or y == 0.0:
-        return label_log_q
-    return _logaddexp(log(y) - s.softplus_pos, log1p(-y) - s.softplus_neg)
-
-cdef inline double _focal_ratio(double y, logistic_t s, double log_q) noexcept nogil:
-    cdef double label_ratio = s.sig_pos if y == 1.0 else s.sig_neg
-    if y == 1.0 or y == 0.0:
-        return label_ratio
-    return exp(-(s.softplus_pos + s.softplus_neg) - log_q)
-
-cdef inline grad_hess_t _focal_at_inf(double y, double z, double gamma, double alpha,
-                                      double* loss) noexcept nogil:
+cdef inline focal_t _focal_limit(double y, double z, double gamma, double alpha_t) noexcept nogil:
     # As z -> +-inf the target mass on the excluded side, wrong = 1 - y (z = +inf) or y
     # (z = -inf), decides: loss inf if wrong > 0 (and alpha_t > 0) else 0; gradient
     # +-alpha_t wrong^(gamma + 1) (the (s - y) m term; ce m' decays exponentially); Hessian 0.
+    # A NaN target gives NaN throughout.
     cdef double wrong = (1.0 - y) if z > 0.0 else y
+    cdef double power = fl_exp((gamma + 1.0) * fl_log(wrong))   # wrong^(gamma + 1); 0 at 0
+    cdef double sign = 1.0 if z > 0.0 else -1.0
+    cdef focal_t out
+    out.loss = INFINITY if (wrong > 0.0 and alpha_t > 0.0) else 0.0
+    out.loss = wrong if wrong != wrong else out.loss
+    out.grad = alpha_t * power * sign
+    out.hess = wrong * 0.0
+    return out
+
+cdef inline focal_t _focal(double y, double z, double gamma, double alpha, bint want_hess) noexcept nogil:
+    """Loss, gradient and (if want_hess) Hessian of the focal loss at one sample."""
+    cdef logistic_t s = _logistic(z)
     cdef double alpha_t = _focal_alpha_t(y, alpha)
-    cdef grad_hess_t out
-    if wrong != wrong:   # NaN target
-        loss[0] = wrong
-        out.grad = wrong
-        out.hess = wrong
-        return out
-    loss[0] = INFINITY if (wrong > 0.0 and alpha_t > 0.0) else 0.0
-    out.grad = alpha_t * pow(wrong, gamma + 1.0) * (1.0 if z > 0.0 else -1.0)
-    out.hess = 0.0
+    cdef bint label = y == 1.0 or y == 0.0
+    cdef bint at_inf = fabs(z) == INFINITY
+    cdef double q_soft = y * s.sig_neg + (1.0 - y) * s.sig_pos
+    cdef double log_q_label = -s.softplus_pos if y == 1.0 else -s.softplus_neg
+    cdef double log_q_soft = fl_log(q_soft)
+    cdef double log_q = log_q_label if label else log_q_soft
+    cdef double ratio_label = s.sig_pos if y == 1.0 else s.sig_neg
+    cdef double ratio_soft = (s.sig_pos * s.sig_neg) / q_soft
+    cdef double ratio = ratio_label if label else ratio_soft
+    cdef double ce = _bce_logits_loss(y, 1.0, s)
+    cdef double m = fl_exp(gamma * log_q)
+    cdef double slope = 1.0 - 2.0 * y
+    cdef double d = _bce_logits_grad(y, 1.0, s)
+    cdef double dm = gamma * slope * m * ratio
+    cdef double d2m = dm * ((gamma - 1.0) * slope * ratio + (s.sig_neg - s.sig_pos))
+    cdef double loss = alpha_t * ce * m
+    cdef double grad = alpha_t * (d * m + ce * dm)
+    cdef double hess = alpha_t * ((s.sig_pos * s.sig_neg) * m + 2.0 * d * dm + ce * d2m)
+    cdef focal_t lim = _focal_limit(y, z, gamma, alpha_t)
+    cdef focal_t out
+    # Selects, not branches (see _logistic): the loops vectorize. want_hess is a constant once
+    # inlined, so the Hessian's arithmetic is dropped where it is not wanted.
+    out.loss = lim.loss if at_inf else loss
+    out.grad = lim.grad if at_inf else grad
+    out.hess = (lim.hess if at_inf else hess) if want_hess else 0.0
     return out
 
 cdef inline double closs_focal(double y, double z, double gamma, double alpha) noexcept nogil:
-    cdef double loss
-    cdef logistic_t s
-    if fabs(z) == INFINITY:
-        _focal_at_inf(y, z, gamma, alpha, &loss)
-        return loss
-    s = _logistic(z)
-    return _focal_alpha_t(y, alpha) * _bce_logits_loss(y, 1.0, s) * exp(gamma * _focal_log_q(y, s))
+    return _focal(y, z, gamma, alpha, False).loss
 
 cdef inline loss_grad_t closs_grad_focal(double y, double z, double gamma, double alpha) noexcept nogil:
+    cdef focal_t f = _focal(y, z, gamma, alpha, False)
     cdef loss_grad_t out
-    cdef grad_hess_t lim
-    cdef logistic_t s
-    cdef double alpha_t, ce, log_q, m, dm
-    if fabs(z) == INFINITY:
-        lim = _focal_at_inf(y, z, gamma, alpha, &out.loss)
-        out.grad = lim.grad
-        return out
-    s = _logistic(z)
-    alpha_t = _focal_alpha_t(y, alpha)
-    ce = _bce_logits_loss(y, 1.0, s)
-    log_q = _focal_log_q(y, s)
-    m = exp(gamma * log_q)
-    dm = gamma * (1.0 - 2.0 * y) * m * _focal_ratio(y, s, log_q)
-    out.loss = alpha_t * ce * m
-    out.grad = alpha_t * (_bce_logits_grad(y, 1.0, s) * m + ce * dm)
+    out.loss = f.loss
+    out.grad = f.grad
     return out
 
 cdef inline double cgrad_focal(double y, double z, double gamma, double alpha) noexcept nogil:
-    return closs_grad_focal(y, z, gamma, alpha).grad
+    return _focal(y, z, gamma, alpha, False).grad
 
 cdef inline grad_hess_t cgrad_hess_focal(double y, double z, double gamma, double alpha) noexcept nogil:
+    cdef focal_t f = _focal(y, z, gamma, alpha, True)
     cdef grad_hess_t out
-    cdef logistic_t s
-    cdef double loss, alpha_t, ce, log_q, m, ratio, slope, d, dm, d2m
-    if fabs(z) == INFINITY:
-        return _focal_at_inf(y, z, gamma, alpha, &loss)
-    s = _logistic(z)
-    alpha_t = _focal_alpha_t(y, alpha)
-    ce = _bce_logits_loss(y, 1.0, s)
-    log_q = _focal_log_q(y, s)
-    m = exp(gamma * log_q)
-    ratio = _focal_ratio(y, s, log_q)
-    slope = 1.0 - 2.0 * y
-    d = _bce_logits_grad(y, 1.0, s)
-    dm = gamma * slope * m * ratio
-    d2m = dm * ((gamma - 1.0) * slope * ratio + (s.sig_neg - s.sig_pos))
-    out.grad = alpha_t * (d * m + ce * dm)
-    out.hess = alpha_t * ((s.sig_pos * s.sig_neg) * m + 2.0 * d * dm + ce * d2m)
+    out.grad = f.grad
+    out.hess = f.hess
     return out

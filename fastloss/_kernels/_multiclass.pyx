@@ -14,10 +14,11 @@ float32 logits give float32 gradients. Kernels never validate: labels are checke
 [0, K) by fastloss._validation before any kernel indexes with them.
 """
 from cython.parallel cimport prange, threadid
-from libc.math cimport INFINITY, exp, log, log1p, pow
+from libc.math cimport INFINITY, log, pow
 from libc.stdlib cimport malloc, free
 
-from fastloss._kernels._common cimport BLOCK, pairwise_sum
+from fastloss._kernels._common cimport BLOCK, LANES, combine_lanes, pairwise_sum
+from fastloss._kernels._vmath cimport fl_exp, fl_log1p
 cimport numpy as cnp
 from fastloss._kernels._fastpath cimport (FAST_VALUE, FAST_GRAD, FAST_VALUE_AND_GRAD, ready,
                                          float_code)
@@ -75,34 +76,73 @@ cdef inline double _shifted(double z, double m) noexcept nogil:
     return z - m
 
 
-cdef inline double _exp_row(const floating* z, Py_ssize_t K, double* e,
-                            double* m_out, Py_ssize_t* amax_out) noexcept nogil:
-    """e[j] = exp(z[j] - max z); returns the sum of e over all j but the argmax.
+cdef inline double _row_max(const floating* z, Py_ssize_t K) noexcept nogil:
+    """max z over the row (NaN ignored, -inf for an all-NaN row), by lanes so it vectorizes."""
+    cdef Py_ssize_t i = 0, l, body = K - K % LANES
+    cdef double top[LANES]
+    cdef double m, v
+    for l in range(LANES):
+        top[l] = -INFINITY
+    while i < body:
+        for l in range(LANES):
+            v = z[i + l]
+            top[l] = v if v > top[l] else top[l]
+        i += LANES
+    for i in range(body, K):
+        v = z[i]
+        top[0] = v if v > top[0] else top[0]
+    m = top[0]
+    for l in range(1, LANES):
+        m = top[l] if top[l] > m else m
+    return m
 
-    With the max subtracted no exponential overflows; summing the others apart from the
-    argmax's exact 1 lets the caller take log1p of the sum (full precision when p -> 1).
-    """
-    cdef Py_ssize_t j, amax = 0
-    cdef double m = z[0], rest = 0.0
-    for j in range(1, K):
-        if z[j] > m:
-            m = z[j]
-            amax = j
+
+cdef inline void _row_shift(const floating* z, Py_ssize_t K, double m, double* out) noexcept nogil:
+    """out[j] = z[j] - m (the argument of the row's exponentials)."""
+    cdef Py_ssize_t j
     if m == INFINITY:          # +inf logits share the probability mass equally (the limit)
         for j in range(K):
-            e[j] = exp(_shifted(z[j], m))
-    else:                      # also NaN: exp(NaN) = NaN propagates
+            out[j] = _shifted(z[j], m)
+    else:                      # NaN propagates through exp (and an all -inf row gives NaN)
         for j in range(K):
-            e[j] = exp(z[j] - m)
-    for j in range(amax):
-        rest += e[j]
-    for j in range(amax + 1, K):
-        rest += e[j]
-    if e[amax] != e[amax]:     # NaN max (first logit NaN)
-        rest = e[amax]
+            out[j] = z[j] - m
+
+
+cdef inline double _row_rest(const floating* z, const double* e, Py_ssize_t K,
+                             double m) noexcept nogil:
+    """sum of e - 1, without the max's exact 1: e over the classes below the max, plus 1 for
+    each further tie (a class is "the max" where z[j] == m). Fixed lanes, an order set by K."""
+    cdef Py_ssize_t i = 0, l, body = K - K % LANES
+    cdef double acc[LANES]
+    cdef double ties[LANES]
+    for l in range(LANES):
+        acc[l] = 0.0
+        ties[l] = 0.0
+    while i < body:
+        for l in range(LANES):
+            acc[l] += 0.0 if z[i + l] == m else e[i + l]
+            ties[l] += 1.0 if z[i + l] == m else 0.0
+        i += LANES
+    for i in range(body, K):
+        acc[i - body] += 0.0 if z[i] == m else e[i]
+        ties[i - body] += 1.0 if z[i] == m else 0.0
+    return combine_lanes(acc) + (combine_lanes(ties) - 1.0)
+
+
+cdef inline double _exp_row(const floating* z, Py_ssize_t K, double* e,
+                            double* m_out) noexcept nogil:
+    """e[j] = exp(z[j] - m), m = max z; returns rest = sum of e - 1 (see _row_rest).
+
+    Leaving the max's exact 1 out of rest keeps log1p(rest) and 1 - p = rest / (1 + rest) at
+    full precision when p -> 1. NaN in z makes rest NaN.
+    """
+    cdef Py_ssize_t j
+    cdef double m = _row_max(z, K)
+    _row_shift(z, K, m, e)
+    for j in range(K):
+        e[j] = fl_exp(e[j])
     m_out[0] = m
-    amax_out[0] = amax
-    return rest
+    return _row_rest(z, e, K, m)
 
 
 cdef inline void _store(floating* g, floating* h, Py_ssize_t j, double gj, double hj,
@@ -136,10 +176,10 @@ cdef inline double _a_ce(const rows_t* R, Py_ssize_t label, const double* t,
 cdef inline double _row_cross_entropy(const rows_t* R, const floating* z, Py_ssize_t label,
                                       const double* t, double* e, floating* g, floating* h,
                                       double gscale, double hweight) noexcept nogil:
-    cdef Py_ssize_t K = R.n_classes, j, amax
+    cdef Py_ssize_t K = R.n_classes, j
     cdef double m, rest, log_s, inv_s, loss = 0.0, total_a = 0.0, a, p, q
-    rest = _exp_row(z, K, e, &m, &amax)
-    log_s = log1p(rest)
+    rest = _exp_row(z, K, e, &m)
+    log_s = fl_log1p(rest)
     if t == NULL and R.smoothing == 0.0:
         a = 1.0 if R.class_weight == NULL else R.class_weight[label]
         total_a = a
@@ -158,7 +198,7 @@ cdef inline double _row_cross_entropy(const rows_t* R, const floating* z, Py_ssi
         # the common case, p - onehot(y), in a loop the compiler can vectorize
         for j in range(K):
             g[j] = <floating> (gscale * (e[j] * inv_s))
-        if label == amax:
+        if z[label] == m:
             g[label] = <floating> (gscale * -(rest * inv_s))
         else:
             g[label] = <floating> (gscale * (e[label] * inv_s - 1.0))
@@ -166,7 +206,7 @@ cdef inline double _row_cross_entropy(const rows_t* R, const floating* z, Py_ssi
     for j in range(K):
         p = e[j] * inv_s
         a = _a_ce(R, label, t, j)
-        if j == amax:          # 1 - p = rest / S exactly: no cancellation when p -> 1
+        if z[j] == m:          # 1 - p = rest / S exactly: no cancellation when p -> 1
             q = rest * inv_s
             _store(g, h, j, (total_a - a) - total_a * q, total_a * p * q,
                    gscale, hweight, R.hess_floor)
@@ -232,6 +272,9 @@ cdef inline double _row_multiclass_hinge(const rows_t* R, const floating* s, Py_
         else:
             d1 = 0.0
         _store(g, h, j, d1, 0.0, gscale, hweight, R.hess_floor)
+    if sy != sy:      # K = 1 has no wrong class to carry it: NaN in still gives NaN out
+        loss = sy
+        count = sy
     _store(g, h, label, -count, 0.0, gscale, hweight, R.hess_floor)
     return loss
 
@@ -256,14 +299,14 @@ cdef inline double _zero_row_focal(const rows_t* R, floating* g, floating* h,
 cdef inline double _row_softmax_focal(const rows_t* R, const floating* z, Py_ssize_t label,
                                       double* e, floating* g, floating* h, double gscale,
                                       double hweight) noexcept nogil:
-    cdef Py_ssize_t K = R.n_classes, j, amax
+    cdef Py_ssize_t K = R.n_classes, j
     cdef double m, rest, inv_s, log_p, p, q, qg, pr, big_g, alpha, gamma = R.gamma
     cdef double pj, dj, one_minus_pj, d2
-    rest = _exp_row(z, K, e, &m, &amax)
+    rest = _exp_row(z, K, e, &m)
     inv_s = 1.0 / (1.0 + rest)
-    log_p = _shifted(z[label], m) - log1p(rest)
+    log_p = _shifted(z[label], m) - fl_log1p(rest)
     p = e[label] * inv_s
-    if label == amax:
+    if z[label] == m:
         q = rest * inv_s
     else:
         q = 1.0 - p
@@ -282,7 +325,7 @@ cdef inline double _row_softmax_focal(const rows_t* R, const floating* z, Py_ssi
     big_g = -qg * (1.0 + gamma * pr)
     for j in range(K):
         pj = e[j] * inv_s
-        if j == amax:
+        if z[j] == m:
             one_minus_pj = rest * inv_s
         else:
             one_minus_pj = 1.0 - pj
@@ -301,22 +344,74 @@ cdef inline double _row_softmax_focal(const rows_t* R, const floating* z, Py_ssi
 # ------------------------------------------------------------------------------ kl_divergence
 # sum_k p_k (log p_k - log q_k), 0 log 0 = 0. Gradient -p_k / q_k (probabilities) or -p_k
 # (log-probabilities); second derivative p_k / q_k^2, or 0.
+# Accuracy (probabilities). The terms p_k log(p_k / q_k) of a row nearly cancel when q is close
+# to p (their first-order parts p_k - q_k sum to ~0; the divergence is second order), so:
+# - where 1/2 <= p_k / q_k <= 2 the term is split as (p_k - q_k) + q_k phi(p_k / q_k), with
+#   phi(r) = r log r - r + 1 >= 0: p_k - q_k is exact there (Sterbenz) and q phi is computed
+#   to ~3 ulp from s = (p - q) / (p + q) (_kl_q_phi), free of cancellation;
+# - elsewhere it is p_k log(r_k), r_k = p_k / q_k rounded once (log p_k - log q_k would lose
+#   ulp(log p_k), 1e-13 at p_k = 1e-300), or log p_k - log q_k where r_k over/underflows;
+# - all the parts of a row are summed with compensation (TwoSum), so the sum adds
+#   ~1 ulp of the result whatever K and the cancellation between the exact parts p_k - q_k.
+# Measured: <= 2.1 ulp on the accuracy grid, 1.1 at the issue's points (21 ulp before, at
+# p = [.25, .25, .5], q = [.2, .3, .5]; 31 ulp at p = [.3, .7], q = [.31, .69]).
+
+cdef inline double _kl_q_phi(double p, double q) noexcept nogil:
+    """q phi(p / q) = p log(p / q) - (p - q) >= 0 for 1/2 <= p / q <= 2, to ~3 ulp.
+
+    With s = (p - q) / (p + q) in [-1/3, 1/3] (p - q exact), log(p / q) = 2 atanh(s) gives
+    q phi = (p - q) s (1 + s (1 + s) g(s^2)), g(x) = sum_{k >= 1} x^(k-1) / (2k + 1): 17
+    terms reach double precision at |s| = 1/3 (x <= 1/9).
+    """
+    cdef double d = p - q
+    cdef double s = d / (p + q)
+    cdef double x = s * s
+    cdef double x2 = x * x
+    cdef double x4 = x2 * x2
+    cdef double x8 = x4 * x4
+    # Estrin's scheme (independent partial sums: ~5 multiply-add latencies, not 16)
+    cdef double c0 = (1.0 / 3.0 + 1.0 / 5.0 * x) + (1.0 / 7.0 + 1.0 / 9.0 * x) * x2
+    cdef double c1 = (1.0 / 11.0 + 1.0 / 13.0 * x) + (1.0 / 15.0 + 1.0 / 17.0 * x) * x2
+    cdef double c2 = (1.0 / 19.0 + 1.0 / 21.0 * x) + (1.0 / 23.0 + 1.0 / 25.0 * x) * x2
+    cdef double c3 = (1.0 / 27.0 + 1.0 / 29.0 * x) + (1.0 / 31.0 + 1.0 / 33.0 * x) * x2
+    cdef double g = (c0 + c1 * x4) + (c2 + (c3 + 1.0 / 35.0 * x4) * x4) * x8
+    return d * s * (1.0 + s * (1.0 + s) * g)
+
+
+cdef inline void _kl_add(double t, double* total, double* comp) noexcept nogil:
+    """Compensated addition (Knuth's branch-free TwoSum): total + comp is the running sum with
+    the rounding error of every addition kept in comp."""
+    cdef double s = total[0] + t
+    cdef double tt = s - total[0]
+    comp[0] += (total[0] - (s - tt)) + (t - tt)
+    total[0] = s
+
 
 cdef inline double _row_kl_divergence(const rows_t* R, const floating* x, const double* t,
                                       floating* g, floating* h, double gscale,
                                       double hweight) noexcept nogil:
     cdef Py_ssize_t K = R.n_classes, j
-    cdef double pj, xj, log_q, loss = 0.0, d1, d2
+    cdef double pj, xj, r, log_r, q_phi, loss = 0.0, comp = 0.0, d1, d2
+    cdef bint near
     for j in range(K):
         pj = t[j]
         xj = x[j]
-        log_q = xj if R.log_input else log(xj)
         if pj != 0.0:
-            loss += pj * (log(pj) - log_q)
             if R.log_input:
+                _kl_add(pj * (log(pj) - xj), &loss, &comp)
                 d1 = -pj
                 d2 = 0.0
             else:
+                # Both forms are computed and one is selected: a branch on the ratio would be
+                # mispredicted half the time on random rows (the log dominates either way).
+                r = pj / xj
+                log_r = log(r)
+                if not (2.2250738585072014e-308 <= r < INFINITY):   # rare: r over/underflowed
+                    log_r = log(pj) - log(xj)                        # (|log r| > 700), or NaN
+                q_phi = _kl_q_phi(pj, xj)
+                near = 0.5 <= r <= 2.0
+                _kl_add((pj - xj) if near else pj * log_r, &loss, &comp)
+                _kl_add(q_phi if near else 0.0, &loss, &comp)
                 d1 = -pj / xj
                 d2 = (pj / xj) / xj   # not pj / (xj * xj): xj * xj underflows below 1e-162
         else:
@@ -325,7 +420,9 @@ cdef inline double _row_kl_divergence(const rows_t* R, const floating* x, const 
             d1 = 0.0 * xj if xj == xj else xj
             d2 = d1
         _store(g, h, j, d1, d2, gscale, hweight, R.hess_floor)
-    return loss
+    if loss - loss != 0.0:     # inf or NaN: the compensation is meaningless (inf - inf)
+        return loss
+    return loss + comp
 
 
 # ------------------------------------------------------------------------------ the driver
@@ -344,10 +441,63 @@ cdef inline double _row(const rows_t* R, const floating* z, Py_ssize_t label, co
     return _row_kl_divergence(R, z, t, g, h, gscale, hweight)
 
 
+cdef void _block_ce_labels(const rows_t* R, const floating* z, floating* out, floating* g,
+                           Py_ssize_t start, Py_ssize_t stop, double* scratch,
+                           double* loss_sum, double* weight_sum) noexcept nogil:
+    """_block for cross_entropy with labels, no smoothing, no class weights: the common case.
+
+    The same math as _row_cross_entropy (the same functions, so the same bits), done a phase at
+    a time over all the rows of the block: the exponentials of every row in one long loop and
+    the row log1p's in another, which vectorize across rows; row by row, a row of K = 10 spends
+    more on loop overhead and on the latency of its log1p than on its exponentials.
+    """
+    cdef Py_ssize_t K = R.n_classes, n = stop - start, i, j, label
+    cdef double* e = scratch              # (n, K) shifted logits, then their exponentials
+    cdef double* m = scratch + n * K      # (n,) row maxima
+    cdef double* rest = m + n             # (n,) sum of e - 1
+    cdef double* log_s = rest + n         # (n,) log1p(rest)
+    cdef const floating* zi
+    cdef floating* gi
+    cdef double w, loss, inv_s, gscale, acc = 0.0, wacc = 0.0
+    for i in range(n):
+        zi = z + (start + i) * K
+        m[i] = _row_max(zi, K)
+        _row_shift(zi, K, m[i], e + i * K)
+    for j in range(n * K):
+        e[j] = fl_exp(e[j])
+    for i in range(n):
+        rest[i] = _row_rest(z + (start + i) * K, e + i * K, K, m[i])
+    for i in range(n):
+        log_s[i] = fl_log1p(rest[i])
+    for i in range(n):
+        zi = z + (start + i) * K
+        label = R.labels[start + i]
+        w = 1.0 if R.sample_weight == NULL else R.sample_weight[start + i]
+        wacc += w
+        loss = w * (log_s[i] - _shifted(zi[label], m[i]))
+        acc += loss
+        if out != NULL:
+            out[start + i] = <floating> loss
+        if g != NULL:             # p - onehot(y), as _row_cross_entropy's common case
+            gi = g + (start + i) * K
+            gscale = w * R.scale
+            inv_s = 1.0 / (1.0 + rest[i])
+            for j in range(K):
+                gi[j] = <floating> (gscale * (e[i * K + j] * inv_s))
+            if zi[label] == m[i]:
+                gi[label] = <floating> (gscale * -(rest[i] * inv_s))
+            else:
+                gi[label] = <floating> (gscale * (e[i * K + label] * inv_s - 1.0))
+    loss_sum[0] = acc
+    weight_sum[0] = wacc
+
+
 cdef void _block(const rows_t* R, const floating* z, floating* out, floating* g, floating* h,
                  Py_ssize_t start, Py_ssize_t stop, double* e,
                  double* loss_sum, double* weight_sum) noexcept nogil:
     """Rows [start, stop): their weighted loss and weight sums, in row order (deterministic).
+
+    e is the thread's scratch (_scratch_per_thread(K, rows) doubles, rows >= stop - start).
 
     The weight of a row (the "mean" denominator) is its sample weight, times its class weight
     for cross_entropy with labels (PyTorch's weighted mean); an ignored row weighs 0 and gets a
@@ -359,6 +509,10 @@ cdef void _block(const rows_t* R, const floating* z, floating* out, floating* g,
     cdef floating* gi = NULL
     cdef floating* hi = NULL
     cdef double w, row_weight, loss, acc = 0.0, wacc = 0.0
+    if (R.kind == CROSS_ENTROPY and R.labels != NULL and R.smoothing == 0.0
+            and R.class_weight == NULL and not R.has_ignore and h == NULL and not R.weights_only):
+        _block_ce_labels(R, z, out, g, start, stop, e, loss_sum, weight_sum)
+        return
     for i in range(start, stop):
         w = 1.0 if R.sample_weight == NULL else R.sample_weight[i]
         if R.labels != NULL:
@@ -389,20 +543,26 @@ cdef void _block(const rows_t* R, const floating* z, floating* out, floating* g,
     weight_sum[0] = wacc
 
 
+cdef inline Py_ssize_t _scratch_per_thread(Py_ssize_t K, Py_ssize_t rows) noexcept nogil:
+    """Doubles of scratch a thread needs for blocks of `rows` rows: their exponentials and
+    three values per row (_block_ce_labels)."""
+    return rows * K + 3 * rows
+
+
 cdef inline Py_ssize_t _rows_per_block(Py_ssize_t K) noexcept nogil:
     """Rows per reduction block: about BLOCK elements, fixed by K alone (not by the threads)."""
     return BLOCK // K if BLOCK // K > 0 else 1
 
 
 cdef (double, double) _drive(const rows_t* R, const floating* z, floating* out, floating* g,
-                             floating* h, double* scratch, double* sums,
+                             floating* h, double* scratch, double* sums, Py_ssize_t rows,
                              int n_threads) noexcept nogil:
     cdef Py_ssize_t K = R.n_classes, N = R.n_rows
-    cdef Py_ssize_t rows = _rows_per_block(K)
     cdef Py_ssize_t nb = (N + rows - 1) // rows, b, start
     for b in prange(nb, schedule="static", num_threads=n_threads, use_threads_if=n_threads > 1):
         start = b * rows
-        _block(R, z, out, g, h, start, min(start + rows, N), scratch + threadid() * K,
+        _block(R, z, out, g, h, start, min(start + rows, N),
+               scratch + threadid() * _scratch_per_thread(K, rows),
                &sums[b], &sums[nb + b])
     return pairwise_sum(sums, nb), pairwise_sum(sums + nb, nb)
 
@@ -413,16 +573,21 @@ def run(int kind, const floating[:, ::1] z, const Py_ssize_t[::1] labels,
         floating[:, ::1] h, *, bint has_ignore=False, Py_ssize_t ignore_index=0,
         double smoothing=0.0, double margin=1.0, double gamma=0.0, double eps=0.0,
         bint log_input=False, double scale=1.0, double hess_floor=0.0,
-        bint weights_only=False, int n_threads=1):
+        bint weights_only=False, int n_threads=1, double[::1] block_sums=None,
+        Py_ssize_t block_rows=0):
     """(sum of w * row loss, sum of row weights) over the rows of z, writing what is asked.
 
     ``labels`` or ``targets`` (the other empty), ``sample_weight`` and ``class_weight`` may be
     empty (absent). ``out`` (per-row w * loss), ``g`` (scale * w * d loss / dz) and ``h``
     (w * max(d2 loss / dz2, hess_floor)) are written only when not empty. Inputs must be
     validated: labels in [0, K) or equal to ignore_index, shapes consistent.
+
+    ``block_sums`` (fl.score): also keep the per-block sums, for blocks of ``block_rows`` rows
+    (0: the default blocks): the loss sums in ``block_sums[:nb]`` and the row weight sums in
+    ``block_sums[nb:2 * nb]``, nb = ceil(N / rows); it must hold 2 * nb values.
     """
     cdef rows_t R
-    cdef Py_ssize_t N = z.shape[0], K = z.shape[1], nb
+    cdef Py_ssize_t N = z.shape[0], K = z.shape[1], nb, rows
     cdef double* scratch
     cdef double* sums
     cdef double total, weight_total
@@ -448,19 +613,24 @@ def run(int kind, const floating[:, ::1] z, const Py_ssize_t[::1] labels,
     cdef floating* op = &out[0] if out.shape[0] > 0 else NULL
     cdef floating* gp = &g[0, 0] if g.shape[0] > 0 else NULL
     cdef floating* hp = &h[0, 0] if h.shape[0] > 0 else NULL
-    nb = (N + _rows_per_block(K) - 1) // _rows_per_block(K)
+    rows = block_rows if block_rows > 0 else _rows_per_block(K)
+    nb = (N + rows - 1) // rows
+    if block_sums is not None and block_sums.shape[0] < 2 * nb:
+        raise ValueError("block_sums must hold 2 * ceil(N / block_rows) values")
     if n_threads < 1:
         n_threads = 1
-    scratch = <double*> malloc(n_threads * K * sizeof(double))
-    sums = <double*> malloc(2 * nb * sizeof(double))
+    scratch = <double*> malloc(n_threads * _scratch_per_thread(K, rows) * sizeof(double))
+    sums = &block_sums[0] if block_sums is not None else <double*> malloc(2 * nb * sizeof(double))
     if scratch == NULL or sums == NULL:
         free(scratch)
-        free(sums)
+        if block_sums is None:
+            free(sums)
         raise MemoryError()
     with nogil:
-        total, weight_total = _drive(&R, &z[0, 0], op, gp, hp, scratch, sums, n_threads)
+        total, weight_total = _drive(&R, &z[0, 0], op, gp, hp, scratch, sums, rows, n_threads)
     free(scratch)
-    free(sums)
+    if block_sums is None:
+        free(sums)
     return total, weight_total
 
 
@@ -518,7 +688,8 @@ def fast_rows(int op, object y_true, object y_pred, Py_ssize_t max_size, tuple c
         gp = cnp.PyArray_DATA(<cnp.ndarray> grad)
     cdef Py_ssize_t rows = _rows_per_block(K)
     cdef Py_ssize_t nb = (N + rows - 1) // rows, b, start
-    cdef double* scratch = <double*> malloc(K * sizeof(double))
+    # _block's scratch for blocks of at most min(rows, N) rows
+    cdef double* scratch = <double*> malloc(_scratch_per_thread(K, min(rows, N)) * sizeof(double))
     cdef double* sums = <double*> malloc(2 * nb * sizeof(double))
     cdef const void* zp = cnp.PyArray_DATA(z)
     cdef double total, weight_total

@@ -11,7 +11,7 @@ Each kernel does everything in one pass: the (weighted) loss sum, optionally the
 Arrays that are not wanted are passed as None.
 """
 from cython.parallel cimport prange
-from libc.math cimport fabs, sqrt, pow
+from libc.math cimport INFINITY, fabs, fma, frexp, ldexp, sqrt, pow
 from libc.stdlib cimport malloc, free
 
 from fastloss._kernels._common cimport LANES, pairwise_sum, combine_lanes, sign_nan
@@ -47,6 +47,44 @@ cdef inline double _hinge(double z) noexcept nogil:
     return z
 
 
+cdef enum:
+    # Below 2**-900 a sum of squares (or p-th powers) may have lost terms to underflow; it is
+    # recomputed with the differences scaled by a power of two (exact), as for an overflow.
+    RESCALE_BELOW_EXP = -900
+
+
+cdef inline double _scaled_pnorm(const floating* x, const floating* y, Py_ssize_t d,
+                                 double p, int kind, double eps) noexcept nogil:
+    """||x - y + eps||_p without overflow or underflow: for p = 2 the differences are scaled
+    by 2^-e, 2^e the magnitude of the largest (exact), then the norm is scaled back (the rare
+    path of tiny or huge embeddings); for other p they are divided by the largest."""
+    cdef Py_ssize_t i
+    cdef double v, top = 0.0, acc = 0.0
+    cdef int e
+    for i in range(d):
+        v = fabs((<double> x[i] - <double> y[i]) + eps)
+        if v != v:
+            return v
+        if v > top:
+            top = v
+    if top == 0.0 or top == INFINITY:
+        return top
+    if kind != NORM_2:        # |v_j| / top in [0, 1]: exactly 1 for the largest
+        for i in range(d):
+            acc += pow(fabs((<double> x[i] - <double> y[i]) + eps) / top, p)
+        return top * pow(acc, 1.0 / p)
+    frexp(top, &e)
+    for i in range(d):
+        v = ldexp(fabs((<double> x[i] - <double> y[i]) + eps), -e)
+        acc += v * v
+    return ldexp(sqrt(acc), e)
+
+
+cdef inline bint _needs_rescale(double s) noexcept nogil:
+    """A sum of squares / p-th powers that overflowed or may have lost terms to underflow."""
+    return s == INFINITY or s < ldexp(1.0, RESCALE_BELOW_EXP)
+
+
 cdef inline double _pnorm_diff(const floating* x, const floating* y, Py_ssize_t d,
                                double p, int kind, double eps) noexcept nogil:
     """||x - y + eps||_p (PyTorch's pairwise_distance: eps is added to the difference)."""
@@ -65,7 +103,10 @@ cdef inline double _pnorm_diff(const floating* x, const floating* y, Py_ssize_t 
         for i in range(body, d):
             v = (<double> x[i] - <double> y[i]) + eps
             acc[i - body] += v * v
-        return sqrt(combine_lanes(acc))
+        v = combine_lanes(acc)
+        if _needs_rescale(v):
+            return _scaled_pnorm(x, y, d, p, kind, eps)
+        return sqrt(v)
     if kind == NORM_1:
         while i < body:
             for j in range(LANES):
@@ -74,13 +115,9 @@ cdef inline double _pnorm_diff(const floating* x, const floating* y, Py_ssize_t 
         for i in range(body, d):
             acc[i - body] += fabs((<double> x[i] - <double> y[i]) + eps)
         return combine_lanes(acc)
-    while i < body:
-        for j in range(LANES):
-            acc[j] += pow(fabs((<double> x[i + j] - <double> y[i + j]) + eps), p)
-        i += LANES
-    for i in range(body, d):
-        acc[i - body] += pow(fabs((<double> x[i] - <double> y[i]) + eps), p)
-    return pow(combine_lanes(acc), 1.0 / p)
+    # general p: always scaled by the largest |v_j| (pow dominates the cost anyway), which
+    # also makes a single nonzero coordinate exact (pow(pow(5, 3), 1/3) is not 5)
+    return _scaled_pnorm(x, y, d, p, kind, eps)
 
 
 cdef inline double _pnorm_partial(double v, double dist, double p, int kind) noexcept nogil:
@@ -96,8 +133,10 @@ cdef inline double _pnorm_partial(double v, double dist, double p, int kind) noe
 
 
 cdef inline void _dots3(const floating* a, const floating* b, const floating* c, Py_ssize_t d,
-                        double* out) noexcept nogil:
-    """out = [a.a, b.b, c.c, a.b, a.c, b.c] in float64 (fixed lane order)."""
+                        double sa, double sb, double sc, double* out) noexcept nogil:
+    """out = [a.a, b.b, c.c, a.b, a.c, b.c] of the scaled vectors sa a, sb b, sc c, in float64
+    (fixed lane order). The scales are powers of two (exact), 1 unless a norm would over- or
+    underflow."""
     cdef double acc[6][LANES]
     cdef Py_ssize_t i, j, k, body = (d // LANES) * LANES
     cdef double x, y, z
@@ -107,9 +146,9 @@ cdef inline void _dots3(const floating* a, const floating* b, const floating* c,
     i = 0
     while i < body:
         for j in range(LANES):
-            x = a[i + j]
-            y = b[i + j]
-            z = c[i + j]
+            x = sa * a[i + j]
+            y = sb * b[i + j]
+            z = sc * c[i + j]
             acc[0][j] += x * x
             acc[1][j] += y * y
             acc[2][j] += z * z
@@ -119,9 +158,9 @@ cdef inline void _dots3(const floating* a, const floating* b, const floating* c,
         i += LANES
     for i in range(body, d):
         j = i - body
-        x = a[i]
-        y = b[i]
-        z = c[i]
+        x = sa * a[i]
+        y = sb * b[i]
+        z = sc * c[i]
         acc[0][j] += x * x
         acc[1][j] += y * y
         acc[2][j] += z * z
@@ -130,6 +169,140 @@ cdef inline void _dots3(const floating* a, const floating* b, const floating* c,
         acc[5][j] += y * z
     for k in range(6):
         out[k] = combine_lanes(acc[k])
+
+
+cdef inline double _pow2_scale(const floating* x, Py_ssize_t d) noexcept nogil:
+    """2^-e with 2^e ~ max |x_j| (e clamped to [-1000, 1000], so the scale is a normal power of
+    two and scaling is exact); 1 for a zero, infinite or NaN vector."""
+    cdef Py_ssize_t i
+    cdef double v, top = 0.0
+    cdef int e
+    for i in range(d):
+        v = fabs(<double> x[i])
+        if v != v:
+            return 1.0
+        if v > top:
+            top = v
+    if top == 0.0 or top == INFINITY:
+        return 1.0
+    frexp(top, &e)
+    e = -1000 if e < -1000 else (1000 if e > 1000 else e)
+    return ldexp(1.0, -e)
+
+
+# The cosine distance D(x, y) = 1 - x.y / (max(|x|, eps) max(|y|, eps)) of one pair, and the
+# coefficients of its gradient, computed on the scaled vectors x^ = sx x, y^ = sy y (D is
+# invariant under scaling; the gradients carry sx, sy). Forms:
+# - direct, D = 1 - cos: when D >= 1/2 (no cancellation) or a norm is clamped at eps;
+#   dD/dx = sx (cos x^ / |x^|^2 [|x| > eps] - y^ / (nx ny)), nx, ny the clamped norms.
+# - close (D < 1/2, norms above eps), where 1 - cos would lose ~eps / D relative: from
+#   w = u - v, D = (|u|^2 |w|^2 - (u.w)^2) / (|u||v| (|u||v| + u.v)) (Lagrange's identity) and
+#   dD/du = (w - (u.w / |u|^2) u) / (|u||v|), dD/dv = -(w - (v.w / |v|^2) v) / (|u||v|).
+#   With u = x^, v = y^, w is exact for near-identical vectors (Sterbenz) and the error is
+#   ~eps / f, f the fraction of |w|^2 across u and v: a few ulp unless the lengths differ more
+#   than the directions. Then (f^2 < 2 D) u, v are the unit vectors, and w carries the
+#   rounding errors of normalising (exact by fma, _unit_diff), so it stays accurate.
+ctypedef struct cos_pair_t:
+    double dist
+    bint close
+    double ax, bx, ay, by      # direct: dD/dx = ax x^ + bx y^, dD/dy = ay y^ + by x^
+    double mx, my              # close: u = mx x^, v = my y^, w = u - v,
+    double kx, ky, cx, cy      #   dD/dx = kx (w - cx u), dD/dy = -ky (w - cy v)
+    bint unit                  # u, v are the unit vectors (mx = 1/|x^|, my = 1/|y^|)
+
+
+cdef inline double _unit_diff(double xs, double ys, double mx, double my,
+                              double* u, double* v) noexcept nogil:
+    """u = mx xs, v = my ys (rounded) and w = u - v with the products' rounding errors added
+    back (fma gives each exactly): w is then the difference of the exact scaled vectors to
+    ~1 ulp of itself, so normalising costs no accuracy at small angles."""
+    u[0] = mx * xs
+    v[0] = my * ys
+    return (u[0] - v[0]) + (fma(xs, mx, -u[0]) - fma(ys, my, -v[0]))
+
+
+cdef inline void _cos_close(const floating* x, const floating* y, Py_ssize_t d, double sx,
+                            double sy, double mx, double my, bint unit,
+                            cos_pair_t* P) noexcept nogil:
+    """The close form on u = mx sx x, v = my sy y (D is scale-invariant)."""
+    cdef double uj, vj, w, uu = 0.0, vv = 0.0, uv = 0.0, ww = 0.0, uw = 0.0, vw = 0.0
+    cdef double nuv, num
+    cdef Py_ssize_t j
+    P.unit = unit
+    for j in range(d):
+        if unit:
+            w = _unit_diff(sx * x[j], sy * y[j], mx, my, &uj, &vj)
+        else:
+            uj = sx * x[j]
+            vj = sy * y[j]
+            w = uj - vj
+        uu += uj * uj
+        vv += vj * vj
+        uv += uj * vj
+        ww += w * w
+        uw += uj * w
+        vw += vj * w
+    nuv = sqrt(uu) * sqrt(vv)
+    num = uu * ww - uw * uw
+    P.dist = (num if num > 0.0 else 0.0) / (nuv * (nuv + uv))
+    P.mx = mx
+    P.my = my
+    P.kx = sx * mx / nuv
+    P.ky = sy * my / nuv
+    P.cx = uw / uu
+    P.cy = vw / vv
+    # the part of w across u (and across v), as a fraction of |w|^2: the close form loses
+    # ~eps / fraction; kept in P.ax for the caller's choice
+    P.ax = min(1.0 - uw * uw / (uu * ww), 1.0 - vw * vw / (vv * ww)) if ww > 0.0 else 1.0
+
+
+cdef inline void _cos_pair(const floating* x, const floating* y, Py_ssize_t d, double sx,
+                           double sy, double xx, double yy, double xy, double eps,
+                           cos_pair_t* P) noexcept nogil:
+    cdef double nx = sqrt(xx), ny = sqrt(yy), nxc, nyc, cxy
+    nxc = nx if nx > sx * eps else sx * eps
+    nyc = ny if ny > sy * eps else sy * eps
+    cxy = xy / (nxc * nyc)
+    P.dist = 1.0 - cxy
+    P.close = P.dist < 0.5 and nx > sx * eps and ny > sy * eps
+    if P.close:
+        # w = x^ - y^ (exact, Sterbenz) is best unless w runs mostly along x or y (lengths
+        # differ more than directions): then, from the unit vectors, ~eps / angle.
+        _cos_close(x, y, d, sx, sy, 1.0, 1.0, False, P)
+        if P.ax * P.ax < 2.0 * P.dist:
+            _cos_close(x, y, d, sx, sy, 1.0 / nx, 1.0 / ny, True, P)
+        return
+    P.ax = sx * cxy / (nx * nx) if nx > sx * eps else 0.0
+    P.bx = -sx / (nxc * nyc)
+    P.ay = sy * cxy / (ny * ny) if ny > sy * eps else 0.0
+    P.by = -sy / (nxc * nyc)
+
+
+cdef inline double _cos_dx(const cos_pair_t* P, double xj, double yj) noexcept nogil:
+    """dD/dx_j of the pair at the scaled coordinates xj, yj."""
+    cdef double u, v, w
+    if P.close:
+        if P.unit:
+            w = _unit_diff(xj, yj, P.mx, P.my, &u, &v)
+        else:
+            u = xj
+            v = yj
+            w = u - v
+        return P.kx * (w - P.cx * u)
+    return P.ax * xj + P.bx * yj
+
+
+cdef inline double _cos_dy(const cos_pair_t* P, double xj, double yj) noexcept nogil:
+    cdef double u, v, w
+    if P.close:
+        if P.unit:
+            w = _unit_diff(xj, yj, P.mx, P.my, &u, &v)
+        else:
+            u = xj
+            v = yj
+            w = u - v
+        return -P.ky * (w - P.cy * v)
+    return P.ay * yj + P.by * xj
 
 
 # ------------------------------------------------------------------------------ triplet: one row
@@ -141,25 +314,26 @@ cdef inline double _triplet_row(
     """Loss of one triplet; when ga != NULL writes coef * d(loss)/d(each input) for the row."""
     cdef double d_ap, d_an, d_pn = 0.0, z, act, c, u, t, v
     cdef double dots[6]
-    cdef double na, np_, nn, cap, can, cpn, ra, rp, rn, ia, ib
+    cdef double sa = 1.0, sp = 1.0, sn = 1.0, xa, xp, xn, ia, ib
+    cdef cos_pair_t pair_ap, pair_an, pair_pn
     cdef bint swapped = False
     cdef Py_ssize_t j
     if cosine:
-        # d(x, y) = 1 - x.y / (max(|x|, eps) max(|y|, eps))
-        _dots3(a, p, n, d, dots)
-        na = sqrt(dots[0])
-        np_ = sqrt(dots[1])
-        nn = sqrt(dots[2])
-        na = na if na > eps else eps
-        np_ = np_ if np_ > eps else eps
-        nn = nn if nn > eps else eps
-        cap = dots[3] / (na * np_)
-        can = dots[4] / (na * nn)
-        cpn = dots[5] / (np_ * nn)
-        d_ap = 1.0 - cap
-        d_an = 1.0 - can
+        # d(x, y) = 1 - x.y / (max(|x|, eps) max(|y|, eps)); see _cos_pair
+        _dots3(a, p, n, d, 1.0, 1.0, 1.0, dots)
+        if _needs_rescale(dots[0]) or _needs_rescale(dots[1]) or _needs_rescale(dots[2]):
+            sa = _pow2_scale(a, d)
+            sp = _pow2_scale(p, d)
+            sn = _pow2_scale(n, d)
+            if sa != 1.0 or sp != 1.0 or sn != 1.0:
+                _dots3(a, p, n, d, sa, sp, sn, dots)
+        _cos_pair(a, p, d, sa, sp, dots[0], dots[1], dots[3], eps, &pair_ap)
+        _cos_pair(a, n, d, sa, sn, dots[0], dots[2], dots[4], eps, &pair_an)
+        d_ap = pair_ap.dist
+        d_an = pair_an.dist
         if swap:
-            d_pn = 1.0 - cpn
+            _cos_pair(p, n, d, sp, sn, dots[1], dots[2], dots[5], eps, &pair_pn)
+            d_pn = pair_pn.dist
             if d_pn < d_an:
                 swapped = True
                 d_an = d_pn
@@ -184,23 +358,20 @@ cdef inline double _triplet_row(
             gn[j] = 0.0
         return _hinge(z)
     if cosine:
-        # d cos(x, y) / dx = y / (nx ny) - cos(x, y) x / nx^2, the second term only where
-        # |x| > eps (below it the norm is the constant eps). r* hold 1 / n^2 or 0.
-        ra = 1.0 / (na * na) if sqrt(dots[0]) > eps else 0.0
-        rp = 1.0 / (np_ * np_) if sqrt(dots[1]) > eps else 0.0
-        rn = 1.0 / (nn * nn) if sqrt(dots[2]) > eps else 0.0
         for j in range(d):
-            # u, t: d D(a, p) / da and / dp, with D = 1 - cos
-            u = cap * ra * a[j] - p[j] / (na * np_)
-            t = cap * rp * p[j] - a[j] / (na * np_)
+            xa = sa * a[j]
+            xp = sp * p[j]
+            xn = sn * n[j]
+            u = _cos_dx(&pair_ap, xa, xp)     # d D(a, p) / da
+            t = _cos_dy(&pair_ap, xa, xp)     # d D(a, p) / dp
             if not swapped:
-                ga[j] = <floating> (c * (u - (can * ra * a[j] - n[j] / (na * nn))))
+                ga[j] = <floating> (c * (u - _cos_dx(&pair_an, xa, xn)))
                 gp[j] = <floating> (c * t)
-                gn[j] = <floating> (-c * (can * rn * n[j] - a[j] / (na * nn)))
+                gn[j] = <floating> (-c * _cos_dy(&pair_an, xa, xn))
             else:
                 ga[j] = <floating> (c * u)
-                gp[j] = <floating> (c * (t - (cpn * rp * p[j] - n[j] / (np_ * nn))))
-                gn[j] = <floating> (-c * (cpn * rn * n[j] - p[j] / (np_ * nn)))
+                gp[j] = <floating> (c * (t - _cos_dx(&pair_pn, xp, xn)))
+                gn[j] = <floating> (-c * _cos_dy(&pair_pn, xp, xn))
         return _hinge(z)
     if kind == NORM_2:
         # the common case: d ||v|| / dv = v / ||v||; one reciprocal per row, a vectorizable loop
@@ -321,7 +492,11 @@ cdef inline double _contrastive_row(
         v = <double> x1[i] - <double> x2[i]
         acc[i - body] += v * v
     sq = combine_lanes(acc)
-    dist = sqrt(sq)
+    if _needs_rescale(sq):      # tiny or huge pairs: the distance without under/overflow
+        dist = _scaled_pnorm(x1, x2, d, 2.0, NORM_2, 0.0)
+        sq = dist * dist
+    else:
+        dist = sqrt(sq)
     gap = _hinge(margin - dist)
     if g1 != NULL:
         # dl/dx1 = (y - (1 - y) gap / d) (x1 - x2); the pushing term is taken as 0 at d == 0,
@@ -336,7 +511,8 @@ cdef inline double _contrastive_row(
             v = <double> x1[i] - <double> x2[i]
             g1[i] = <floating> (k * v)
             g2[i] = <floating> (-(k * v))
-    return 0.5 * (y * sq + (1.0 - y) * gap * gap)
+    # a term with a zero coefficient is dropped: 0 * inf (a distance beyond the range) is 0
+    return 0.5 * ((0.0 if y == 0.0 else y * sq) + (0.0 if y == 1.0 else (1.0 - y) * gap * gap))
 
 
 def contrastive(const floating[:, ::1] x1, const floating[:, ::1] x2, const double[::1] same,

@@ -131,3 +131,61 @@ def stream_read_write(const floating[::1] a, const floating[::1] b, floating[::1
         total = pairwise_sum(sums, nb)
     free(sums)
     return total
+
+
+# ------------------------------------------------------------ exact sums (fastloss.scoring)
+# fl.score adds every kernel block sum into an exact accumulator, so the total does not depend
+# on how the input was cut into chunks. Thousands of block sums per pass are too many for a
+# Python loop; this is the same algorithm as scoring.ExactSum.add, in C.
+
+from libc.math cimport isfinite, fabs
+
+ELEMENTS_PER_BLOCK = BLOCK   # the kernels' reduction block (fl.score's block grid is built on it)
+
+
+def exact_add(list partials, const double[::1] values):
+    """Add `values` without rounding error to Shewchuk partials (``scoring.ExactSum``).
+
+    ``partials`` are non-overlapping, increasing in magnitude (as math.fsum keeps them); returns
+    (the new partials, the sum of the non-finite terms). A finite sum that overflows goes to the
+    non-finite sum as +-inf, exactly as ``ExactSum.add`` does it.
+    """
+    cdef Py_ssize_t m = len(partials), n = values.shape[0], i, j, k
+    cdef double x, y, hi, lo, special = 0.0
+    cdef bint overflow
+    # Each value adds at most one partial: m + n + 1 slots always suffice.
+    cdef double* buf = <double*> malloc((m + n + 1) * sizeof(double))
+    if buf == NULL:
+        raise MemoryError()
+    for i in range(m):
+        buf[i] = partials[i]
+    with nogil:
+        for k in range(n):
+            x = values[k]
+            if not isfinite(x):
+                special += x
+                continue
+            i = 0
+            overflow = False
+            for j in range(m):
+                y = buf[j]
+                if fabs(x) < fabs(y):
+                    x, y = y, x
+                hi = x + y
+                if not isfinite(hi):
+                    special += hi
+                    overflow = True
+                    break
+                lo = y - (hi - x)          # hi + lo == x + y exactly (|x| >= |y|)
+                if lo != 0.0:
+                    buf[i] = lo
+                    i += 1
+                x = hi
+            if overflow:
+                m = i
+            else:
+                buf[i] = x
+                m = i + 1
+    result = [buf[i] for i in range(m)]
+    free(buf)
+    return result, special

@@ -134,6 +134,10 @@ class BinaryLoss(ElementwiseLoss):
         y, p, params = self._prepare(y_true, y_pred, params)
         return super()._partial_sums(y, p, sample_weight, params)
 
+    def _element_block_sums(self, block_rows, y_true, y_pred, sample_weight, params):
+        y, p, params = self._prepare(y_true, y_pred, params)
+        return super()._element_block_sums(block_rows, y, p, sample_weight, params)
+
     def _grad(self, y_true, y_pred, sample_weight, reduction, out, params):
         y, p, params = self._prepare(y_true, y_pred, params)
         return super()._grad(y, p, sample_weight, reduction, out, params)

@@ -51,9 +51,10 @@ class MulticlassLoss(Loss):
         """One weight per row: shape (N,)."""
         return np.shape(y_pred)[:1]
 
-    def make_inputs(self, n, dtype, rng):
-        """Random (labels, logits) with n elements of logits in all: n // 10 rows, K = 10."""
-        k = self.n_classes
+    def make_inputs(self, n, dtype, rng, n_classes=None):
+        """Random (labels, logits) with n elements of logits in all: max(1, n // K) rows of K =
+        ``n_classes`` classes (default ``self.n_classes``, 10; the generic tests draw 1 and 2)."""
+        k = self.n_classes if n_classes is None else n_classes
         rows = max(1, n // k)
         labels = rng.integers(0, k, size=rows)
         logits = (2.0 * rng.standard_normal((rows, k))).astype(dtype)
@@ -86,7 +87,7 @@ class MulticlassLoss(Loss):
         return a, kwargs
 
     def _run(self, a, kwargs, out=None, g=None, h=None, scale=1.0, hess_floor=0.0,
-             weights_only=False):
+             weights_only=False, **blocks):
         kw = dict(kwargs)
         class_weight = kw.pop("class_weight")
         empty_p1 = np.empty(0, dtype=a.pdtype)
@@ -100,7 +101,7 @@ class MulticlassLoss(Loss):
                    empty_p2 if g is None else g,
                    empty_p2 if h is None else h,
                    scale=scale, hess_floor=hess_floor, weights_only=weights_only,
-                   n_threads=_threads.threads_for(a.size), **kw)
+                   n_threads=_threads.threads_for(a.size), **kw, **blocks)
 
     def _weight_total(self, a, kwargs):
         """The "mean" denominator, summed in the same block order as the loss."""
@@ -129,6 +130,14 @@ class MulticlassLoss(Loss):
         a, kwargs = self._prepare(y_true, y_pred, sample_weight, params)
         total, weight_total = self._run(a, kwargs)
         return total, weight_total, a.n_rows
+
+    def _block_sums(self, block_rows, inputs, sample_weight, params):
+        y_true, y_pred = inputs
+        a, kwargs = self._prepare(y_true, y_pred, sample_weight, self.bind(params))
+        nb = -(-a.n_rows // block_rows)
+        sums = np.zeros(2 * nb)
+        self._run(a, kwargs, block_sums=sums, block_rows=block_rows)
+        return sums[:nb], sums[nb:], a.n_rows
 
     def _grad(self, y_true, y_pred, sample_weight, reduction, out, params):
         a, kwargs = self._prepare(y_true, y_pred, sample_weight, params)
@@ -162,8 +171,8 @@ class MulticlassLoss(Loss):
 class _ProbabilityInputs(MulticlassLoss):
     """make_inputs for losses of probabilities: (targets, predictions) rows on the simplex."""
 
-    def make_inputs(self, n, dtype, rng):
-        k = self.n_classes
+    def make_inputs(self, n, dtype, rng, n_classes=None):
+        k = self.n_classes if n_classes is None else n_classes
         rows = max(1, n // k)
         pred = rng.dirichlet(np.ones(k), size=rows).astype(dtype)
         if self.target_kind == "probabilities":
@@ -402,8 +411,8 @@ def _kl_args(self, a, p):
     return {"log_input": p["log_input"]}
 
 
-def _kl_inputs(self, n, dtype, rng):
-    k = self.n_classes
+def _kl_inputs(self, n, dtype, rng, n_classes=None):
+    k = self.n_classes if n_classes is None else n_classes
     rows = max(1, n // k)
     p_true = rng.dirichlet(np.ones(k), size=rows)
     q = rng.dirichlet(np.ones(k), size=rows).astype(dtype)

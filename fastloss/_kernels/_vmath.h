@@ -1,0 +1,145 @@
+/* Vectorizable exp, log and log1p for the kernels (double precision).
+ *
+ * Why: the C library's exp/log/log1p are calls, so a loop using them is never vectorized, and
+ * the logistic and softmax losses are bound by them. These are the fdlibm algorithms (as in
+ * musl), written without branches, tables or calls: integer work on the bit pattern, a short
+ * polynomial, and selects for the special values. gcc vectorizes loops that inline them, for
+ * SSE2, AVX2 and AVX-512 alike.
+ *
+ * Accuracy (fdlibm's stated bounds, checked against mpmath in tests/test_vmath.py):
+ * fl_exp < 1 ulp, fl_log < 1 ulp, fl_log1p < 1 ulp, for every double argument, subnormal
+ * results and arguments included; fl_log1p_unit < 1 ulp on [0, 1]. Special values as C99: exp(-inf) = 0, exp(+inf) = inf,
+ * log(0) = -inf, log(x < 0) = NaN, log1p(-1) = -inf, log1p(x < -1) = NaN, NaN -> NaN.
+ *
+ * Determinism: only IEEE +, -, *, / and exact integer operations, and the build sets
+ * -ffp-contract=off, so every CPU variant (baseline, AVX2, AVX-512) gives the same bits, and
+ * vectorized lanes equal the scalar code.
+ *
+ * Integer comparisons are avoided (64-bit compares need SSE4.2): exponents are turned into
+ * doubles exactly (fl__small_int_to_double) and compared as doubles.
+ */
+#ifndef FASTLOSS_VMATH_H
+#define FASTLOSS_VMATH_H
+
+#include <stdint.h>
+#include <string.h>
+#include <math.h>
+
+static inline uint64_t fl__bits(double x) { uint64_t u; memcpy(&u, &x, sizeof u); return u; }
+static inline double fl__double(uint64_t u) { double x; memcpy(&x, &u, sizeof x); return x; }
+
+/* (double)(k - 2048) for 0 <= k < 2^52, exactly, without an int64 -> double conversion
+ * (AVX2 has none): 2^52 + k is an integer double whose low mantissa bits are k. */
+static inline double fl__small_int_to_double(uint64_t k) {
+    return fl__double(UINT64_C(0x4330000000000000) | k) - (4503599627370496.0 + 2048.0);
+}
+
+/* ------------------------------------------------------------------------------------ log
+ * log(1 + f) for f in [sqrt(2)/2 - 1, sqrt(2) - 1], plus dk log(2) and a correction c:
+ * fdlibm's e_log.c kernel. s = f / (2 + f), log(1 + f) = 2 atanh(s) = f - hfsq + s (hfsq + R),
+ * R a minimax polynomial in s^2 with |error| < 2^-58.45. */
+static inline double fl__log_kernel(double f, double dk, double c) {
+    const double ln2_hi = 6.93147180369123816490e-01;   /* 0x3fe62e42 fee00000 */
+    const double ln2_lo = 1.90821492927058770002e-10;   /* 0x3dea39ef 35793c76 */
+    const double Lg1 = 6.666666666666735130e-01, Lg2 = 3.999999999940941908e-01,
+                 Lg3 = 2.857142874366239149e-01, Lg4 = 2.222219843214978396e-01,
+                 Lg5 = 1.818357216161805012e-01, Lg6 = 1.531383769920937332e-01,
+                 Lg7 = 1.479819860511658591e-01;
+    double hfsq = 0.5 * f * f;
+    double s = f / (2.0 + f);
+    double z = s * s;
+    double w = z * z;
+    double t1 = w * (Lg2 + w * (Lg4 + w * Lg6));
+    double t2 = z * (Lg1 + w * (Lg3 + w * (Lg5 + w * Lg7)));
+    double R = t2 + t1;
+    return s * (hfsq + R) + (dk * ln2_lo + c) - hfsq + f + dk * ln2_hi;
+}
+
+/* Split the high word of a positive double u as 2^k m with m in [sqrt(2)/2, sqrt(2)):
+ * returns m's bits and stores k + 2048 (non-negative) in *kb. */
+static inline uint64_t fl__reduce(uint64_t ui, uint64_t* kb) {
+    uint64_t hu = (ui >> 32) + (0x3ff00000 - 0x3fe6a09e);
+    *kb = (hu >> 20) - 0x3ff + 2048;
+    hu = (hu & 0x000fffff) + 0x3fe6a09e;
+    return (hu << 32) | (ui & UINT64_C(0xffffffff));
+}
+
+/* log(x) for every double x. */
+static inline double fl_log(double x) {
+    /* Subnormals are scaled into the normal range first (the kernel needs a normal m). */
+    double tiny = x < 2.2250738585072014e-308 ? 18014398509481984.0 : 1.0;   /* 2^54 */
+    double k_tiny = x < 2.2250738585072014e-308 ? 54.0 : 0.0;
+    double xs = x * tiny;
+    uint64_t kb;
+    double m = fl__double(fl__reduce(fl__bits(xs), &kb));
+    double r = fl__log_kernel(m - 1.0, fl__small_int_to_double(kb) - k_tiny, 0.0);
+    r = x == INFINITY ? x : r;
+    r = x == 0.0 ? -INFINITY : r;
+    r = x < 0.0 ? NAN : r;
+    return x != x ? x : r;
+}
+
+/* log(1 + x) for every double x, exact to < 1 ulp where 1 + x rounds (musl's s_log1p.c):
+ * u = 1 + x rounded, c = the rounding error divided by u, then log(u) + c. */
+static inline double fl_log1p(double x) {
+    double u = 1.0 + x;
+    uint64_t kb;
+    double m = fl__double(fl__reduce(fl__bits(u), &kb));
+    double dk = fl__small_int_to_double(kb);
+    /* 1 + x - u, exactly: x - (u - 1) when u - 1 is exact (k < 2), 1 - (u - x) otherwise. */
+    double c = (dk >= 2.0 ? 1.0 - (u - x) : x - (u - 1.0)) / u;
+    double r;
+    c = dk < 54.0 ? c : 0.0;
+    r = fl__log_kernel(m - 1.0, dk, c);
+    r = x == INFINITY ? x : r;
+    r = x == -1.0 ? -INFINITY : r;
+    r = x < -1.0 ? NAN : r;
+    r = x == 0.0 ? x : r;   /* keeps the sign of -0 */
+    return x != x ? x : r;
+}
+
+/* log(1 + x) for x in [0, 1] (NaN -> NaN), as fl_log1p but cheaper: softplus's log1p(exp(-|z|)).
+ * 1 + x = 2^k (1 + f) with k = 0 (f = x, exact) or k = 1 (f = (x - 1) / 2, with x - 1's rounding
+ * error err recovered exactly by Fast2Sum). The correction err / (1 + x) is below 2^-54, so a
+ * 3%-accurate 1 / (1 + x) (the chord of 1/u on [sqrt(2), 2]) suffices and saves a division. */
+static inline double fl_log1p_unit(double x) {
+    double k = x >= 0.41421356237309503 ? 1.0 : 0.0;
+    double d = x - 1.0;
+    double err = x - (d + 1.0);
+    double f = k != 0.0 ? 0.5 * d : x;
+    double c = k != 0.0 ? err * (1.2071067811865475 - 0.35355339059327373 * (1.0 + x)) : 0.0;
+    return fl__log_kernel(f, k, c);
+}
+
+/* ------------------------------------------------------------------------------------ exp
+ * fdlibm's e_exp.c: x = k ln2 + r with |r| <= ln2 / 2 (k ln2 in two parts, exact), exp(r) from
+ * a rational form with a degree-5 minimax polynomial (|error| < 2^-59), times 2^k. */
+static inline double fl_exp(double x) {
+    const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
+    const double inv_ln2 = 1.44269504088896338700e+00;
+    const double shift = 6755399441055744.0;   /* 1.5 * 2^52: adding it rounds to an integer */
+    const double P1 = 1.66666666666666019037e-01, P2 = -2.77777777770155933842e-03,
+                 P3 = 6.61375632143793436117e-05, P4 = -1.65339022054652515390e-06,
+                 P5 = 4.13813679705723846039e-08;
+    /* Beyond +-750 the result is 0 or inf anyway; the clamp keeps 2^k's exponent in range. */
+    double xc = x < -750.0 ? -750.0 : x;
+    xc = xc > 750.0 ? 750.0 : xc;
+    double kd = xc * inv_ln2 + shift;
+    uint64_t kb = fl__bits(kd) - fl__bits(shift) + 2048;   /* k + 2048, k = round(x / ln2) */
+    kd -= shift;
+    double hi = xc - kd * ln2_hi;
+    double lo = kd * ln2_lo;
+    double r = hi - lo;
+    double rr = r * r;
+    double c = r - rr * (P1 + rr * (P2 + rr * (P3 + rr * (P4 + rr * P5))));
+    double y = 1.0 + ((r * c) / (2.0 - c) - lo + hi);
+    /* 2^k as 2^k1 * 2^k2 (both normal, k1 = floor(k / 2)): y 2^k1 is exact and the second
+     * product rounds once, so subnormal results are correctly scaled too. */
+    uint64_t k1b = kb >> 1;
+    double s1 = fl__double((k1b - 1024 + 1023) << 52);
+    double s2 = fl__double((kb - k1b - 1024 + 1023) << 52);
+    double e = (y * s1) * s2;
+    return x != x ? x : e;
+}
+
+#endif

@@ -1,0 +1,12 @@
+# cython: language_level=3
+"""Vectorizable exp, log and log1p (fdlibm's algorithms, < 1 ulp): see _vmath.h.
+
+Kernels use these instead of libc's so that loops calling them vectorize; the results are the
+same bits on every CPU variant.
+"""
+
+cdef extern from "_vmath.h" nogil:
+    double fl_exp(double x)
+    double fl_log(double x)
+    double fl_log1p(double x)
+    double fl_log1p_unit(double x)   # x in [0, 1] only

@@ -1,0 +1,27 @@
+# cython: language_level=3
+"""Python access to the kernels' exp, log and log1p, for tests and the accuracy report."""
+from cython.parallel cimport prange
+
+from fastloss._kernels._vmath cimport fl_exp, fl_log, fl_log1p, fl_log1p_unit
+
+
+def apply(str name, const double[::1] x, double[::1] out):
+    """out = name(x) elementwise, in a vectorized loop: exp, log, log1p, log1p_unit (x in [0, 1])."""
+    cdef Py_ssize_t i, n = x.shape[0]
+    if name not in ("exp", "log", "log1p", "log1p_unit"):
+        raise ValueError(f"name must be 'exp', 'log', 'log1p' or 'log1p_unit', got {name!r}")
+    if out.shape[0] != n:
+        raise ValueError(f"out has {out.shape[0]} elements, x has {n}")
+    with nogil:
+        if name == "exp":
+            for i in range(n):
+                out[i] = fl_exp(x[i])
+        elif name == "log":
+            for i in range(n):
+                out[i] = fl_log(x[i])
+        elif name == "log1p":
+            for i in range(n):
+                out[i] = fl_log1p(x[i])
+        else:
+            for i in range(n):
+                out[i] = fl_log1p_unit(x[i])
