@@ -8,6 +8,7 @@ validated inputs; parameter binding, reductions and the registry are written onc
 
 import inspect
 import math
+import sys
 from collections import namedtuple
 
 import numpy as np
@@ -51,6 +52,10 @@ def get(name):
 def available():
     """Names of every registered loss, sorted."""
     return sorted(_REGISTRY)
+
+
+# The `op` codes of the fast entry points (FAST_* in fastloss/_kernels/_fastpath.pxd).
+_FAST_VALUE, _FAST_GRAD, _FAST_VALUE_AND_GRAD = 0, 1, 2
 
 
 def _mean(total, weight_total):
@@ -124,9 +129,23 @@ class Loss:
             values.append(p.check(value) if p.check is not None else value)
         return tuple(values)
 
+    # The per-call fast path (see fastloss/_kernels/_fastpath.pxd). A family may set `_fast` to
+    # a kernel entry point fast(op, y_true, y_pred, max_size, _fast_config) that computes the
+    # commonest call (reduction "mean", no sample_weight, no out, no loss parameters given) on
+    # inputs that need no conversion, bitwise as the general path would, or returns None when
+    # they need the general path (which then validates, converts and raises as usual).
+    _fast = None
+    _fast_config = None
+
     # Public API: validation of the common keywords, then the family's implementation.
 
     def __call__(self, y_true, y_pred, *, sample_weight=None, reduction="mean", **params):
+        if (self._fast is not None and sample_weight is None and not params
+                and type(reduction) is str and reduction == "mean"):
+            value = self._fast(_FAST_VALUE, y_true, y_pred, _threads.SERIAL_THRESHOLD,
+                               self._fast_config)
+            if value is not None:
+                return value
         V.check_reduction(reduction)
         return self._value(y_true, y_pred, sample_weight, reduction, self.bind(params))
 
@@ -152,12 +171,24 @@ class Loss:
 
     def grad(self, y_true, y_pred, *, sample_weight=None, reduction="mean", out=None, **params):
         """Derivative of the reduced loss with respect to y_pred (shape and dtype of y_pred)."""
+        if (self._fast is not None and out is None and sample_weight is None and not params
+                and type(reduction) is str and reduction == "mean"):
+            grad = self._fast(_FAST_GRAD, y_true, y_pred, _threads.SERIAL_THRESHOLD,
+                              self._fast_config)
+            if grad is not None:
+                return grad
         V.check_reduction(reduction)
         return self._grad(y_true, y_pred, sample_weight, reduction, out, self.bind(params))
 
     def value_and_grad(self, y_true, y_pred, *, sample_weight=None, reduction="mean", out=None,
                        **params):
         """(value, grad) from one pass over the data."""
+        if (self._fast is not None and out is None and sample_weight is None and not params
+                and type(reduction) is str and reduction == "mean"):
+            both = self._fast(_FAST_VALUE_AND_GRAD, y_true, y_pred, _threads.SERIAL_THRESHOLD,
+                              self._fast_config)
+            if both is not None:
+                return both
         V.check_reduction(reduction)
         return self._value_and_grad(y_true, y_pred, sample_weight, reduction, out,
                                     self.bind(params))
@@ -223,6 +254,29 @@ class ElementwiseLoss(Loss):
 
     kernels = None       # {(y dtype code, p dtype code): (reduce, per_sample, grad, value_grad,
     #                     grad_hess, block_sums)}
+    fast_targets = "real"   # what the fast path checks the inputs for (a key of FAST_TARGETS
+                            # of the kernel module; None: no fast path)
+
+    def __init__(self):
+        super().__init__()
+        self._fast, self._fast_config = self._fast_entry()
+
+    def _fast_kernel_params(self, pdtype):
+        """The kernel parameters of a call without loss parameters, for predictions of pdtype."""
+        return self._default_values
+
+    def _fast_entry(self):
+        """(fast_<name> of the kernel module, its config), or (None, None) when there is none."""
+        if not self.kernels or self.fast_targets is None:
+            return None, None
+        module = sys.modules.get(getattr(next(iter(self.kernels.values()))[0], "__module__", ""))
+        fast = getattr(module, "FAST", {}).get(self.name)
+        if fast is None:
+            return None, None
+        config = (module.FAST_TARGETS[self.fast_targets],
+                  tuple(self._fast_kernel_params(np.dtype(np.float64))),
+                  tuple(self._fast_kernel_params(np.dtype(np.float32))))
+        return fast, config
 
     def _value(self, y_true, y_pred, sample_weight, reduction, params):
         a = V.Elementwise(y_true, y_pred, sample_weight)

@@ -19,6 +19,11 @@ from libc.stdlib cimport malloc, free
 
 from fastloss._kernels._common cimport BLOCK, LANES, combine_lanes, pairwise_sum
 from fastloss._kernels._vmath cimport fl_exp, fl_log1p
+cimport numpy as cnp
+from fastloss._kernels._fastpath cimport (FAST_VALUE, FAST_GRAD, FAST_VALUE_AND_GRAD, ready,
+                                         float_code)
+
+cnp.import_array()
 
 ctypedef fused floating:
     float
@@ -627,3 +632,89 @@ def run(int kind, const floating[:, ::1] z, const Py_ssize_t[::1] labels,
     if block_sums is None:
         free(sums)
     return total, weight_total
+
+
+# ------------------------------------------------------------------------------ per-call fast path
+
+def fast_rows(int op, object y_true, object y_pred, Py_ssize_t max_size, tuple config):
+    """The common call of a labels loss without the general path's Python layers, or None.
+
+    op: FAST_VALUE, FAST_GRAD or FAST_VALUE_AND_GRAD of _fastpath.pxd, for reduction "mean",
+    unit weights, a new gradient array, one thread; config: (kind,), the loss run with run()'s
+    default keyword arguments (no class weights, no ignore_index, no smoothing), for the kinds
+    whose rows take labels and no parameter: cross_entropy (others raise). Handled: ready
+    (N, K) logits (_fastpath.ready, float32 or float64) and ready np.intp labels of shape (N,),
+    all in [0, K), with 0 < N * K < max_size; anything else returns None, for the general path
+    (fastloss.losses.multiclass) to validate, convert or raise. The result is bitwise the
+    general path's: the same driver, on one thread, as the general path runs below max_size.
+    """
+    if len(config) != 1 or config[0] != CROSS_ENTROPY:
+        raise ValueError(f"fast_rows computes cross_entropy only, got config {config!r}")
+    cdef int pc = float_code(y_pred)
+    if pc < 0 or not ready(y_true, cnp.NPY_INTP):
+        return None
+    cdef cnp.ndarray z = <cnp.ndarray> y_pred, labels = <cnp.ndarray> y_true
+    if cnp.PyArray_NDIM(z) != 2 or cnp.PyArray_NDIM(labels) != 1:
+        return None
+    cdef Py_ssize_t N = cnp.PyArray_DIMS(z)[0], K = cnp.PyArray_DIMS(z)[1], i
+    if N == 0 or K == 0 or cnp.PyArray_DIMS(labels)[0] != N or N * K >= max_size:
+        return None
+    cdef const Py_ssize_t* lp = <const Py_ssize_t*> cnp.PyArray_DATA(labels)
+    for i in range(N):
+        if lp[i] < 0 or lp[i] >= K:
+            return None
+    cdef rows_t R
+    R.kind = config[0]
+    R.n_rows = N
+    R.n_classes = K
+    R.labels = lp
+    R.targets = NULL
+    R.sample_weight = NULL
+    R.class_weight = NULL
+    R.has_ignore = False      # run()'s defaults from here on
+    R.ignore_index = 0
+    R.smoothing = 0.0
+    R.margin = 1.0
+    R.gamma = 0.0
+    R.eps = 0.0
+    R.log_input = False
+    R.scale = 1.0 / <double> N if op != FAST_VALUE else 1.0
+    R.hess_floor = 0.0
+    R.weights_only = False
+    cdef object grad = None
+    cdef void* gp = NULL
+    if op != FAST_VALUE:
+        grad = cnp.PyArray_EMPTY(2, cnp.PyArray_DIMS(z), cnp.PyArray_TYPE(z), 0)
+        gp = cnp.PyArray_DATA(<cnp.ndarray> grad)
+    cdef Py_ssize_t rows = _rows_per_block(K)
+    cdef Py_ssize_t nb = (N + rows - 1) // rows, b, start
+    # _block's scratch for blocks of at most min(rows, N) rows
+    cdef double* scratch = <double*> malloc(_scratch_per_thread(K, min(rows, N)) * sizeof(double))
+    cdef double* sums = <double*> malloc(2 * nb * sizeof(double))
+    cdef const void* zp = cnp.PyArray_DATA(z)
+    cdef double total, weight_total
+    if scratch == NULL or sums == NULL:
+        free(scratch)
+        free(sums)
+        raise MemoryError()
+    with nogil:
+        # _drive's blocks in _drive's order, on this thread: no OpenMP region to start.
+        for b in range(nb):
+            start = b * rows
+            if pc == 0:
+                _block(&R, <const double*> zp, <double*> NULL, <double*> gp, <double*> NULL,
+                       start, min(start + rows, N), scratch, &sums[b], &sums[nb + b])
+            else:
+                _block(&R, <const float*> zp, <float*> NULL, <float*> gp, <float*> NULL,
+                       start, min(start + rows, N), scratch, &sums[b], &sums[nb + b])
+        total = pairwise_sum(sums, nb)
+        weight_total = pairwise_sum(sums + nb, nb)
+    free(scratch)
+    free(sums)
+    # The mean's denominator: the kernel's weight total for the value, the row count for the
+    # gradient's scale, as the general path's (MulticlassLoss._value / _scale).
+    if op == FAST_VALUE:
+        return total / weight_total
+    if op == FAST_GRAD:
+        return grad
+    return total / <double> N, grad

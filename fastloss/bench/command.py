@@ -45,7 +45,7 @@ def add_arguments(p):
     p.add_argument("--no-plots", action="store_true", help="do not draw PNG plots")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
-    sub = p.add_subparsers(dest="bench_command", metavar="{compare}")
+    sub = p.add_subparsers(dest="bench_command", metavar="{compare,per-call}")
     c = sub.add_parser("compare", help="what got faster or slower between two results.json")
     c.add_argument("old", help="the earlier results.json")
     c.add_argument("new", help="the later results.json")
@@ -55,6 +55,9 @@ def add_arguments(p):
     c.add_argument("--json", action="store_true", help="machine-readable output")
     c.add_argument("--fail-slower", action="store_true",
                    help="exit 1 when something got slower")
+    from fastloss.bench import per_call
+    per_call.add_arguments(sub.add_parser(
+        "per-call", help="the cost of one call at n = 10 (fastloss, NumPy, peers)"))
 
 
 def _split(text):
@@ -153,6 +156,9 @@ def main(args, argv_text=""):
     if getattr(args, "bench_command", None) == "compare":
         from fastloss.bench import compare
         return compare.main(args)
+    if getattr(args, "bench_command", None) == "per-call":
+        from fastloss.bench import per_call
+        return per_call.main(args)
     try:
         settings = settings_from_args(args, argv_text)
     except ValueError as exc:

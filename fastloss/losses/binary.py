@@ -99,6 +99,20 @@ class BinaryLoss(ElementwiseLoss):
     def _kernel_params(self, y, p, params):
         return params
 
+    # The per-call fast path (fastloss._loss.Loss._fast) checks the targets as _prepare does.
+    # It calls _kernel_params once per prediction dtype, on empty arrays: a loss whose kernel
+    # parameters depend on more than the prediction dtype must not use it.
+
+    @property
+    def fast_targets(self):
+        if self.targets == "signs":
+            return None if self.probabilities else "signs"
+        return "unit_both" if self.probabilities else "unit"
+
+    def _fast_kernel_params(self, pdtype):
+        empty = np.empty(0, dtype=pdtype)
+        return self._kernel_params(empty, empty, self._default_values)
+
     def _prepare(self, y_true, y_pred, params):
         """(y_true, y_pred, kernel parameters): arrays the family code will not copy again."""
         y = V._as_array(y_true, "y_true")

@@ -38,6 +38,14 @@ class MulticlassLoss(Loss):
     # For the generic tests (see Loss.domains): integer labels in [0, K) (K is y_pred's width,
     # so only make_inputs draws them) and real logits/scores, one row per sample.
     domains = {"y_true": Domain(0.0, math.inf, False, True), "y_pred": REAL}
+    # True when a call with the default parameters on integer labels is the kernel run with
+    # run()'s default keyword arguments: the per-call fast path (fast_rows) then applies.
+    fast_rows = False
+
+    def __init__(self):
+        super().__init__()
+        if self.fast_rows:
+            self._fast, self._fast_config = _kernels.fast_rows, (self.kind,)
 
     def sample_weight_shape(self, y_true, y_pred):
         """One weight per row: shape (N,)."""
@@ -247,7 +255,7 @@ cross_entropy = make_loss(MulticlassLoss, "cross_entropy", r"""Softmax cross-ent
                   Param("label_smoothing", 0.0, _check_smoothing),
                   Param("ignore_index", None, V.check_ignore_index)],
     family="multiclass", kind=KINDS["cross_entropy"], target_kind="either",
-    _kernel_args=_ce_args)
+    _kernel_args=_ce_args, fast_rows=True)
 
 
 # ---------------------------------------------------------------------------- categorical CE
