@@ -93,11 +93,11 @@ def _two_arrays(case):
 
 
 def _neutral(params, **neutral):
-    """True when every parameter not listed in `neutral` is None and listed ones have the
-    given neutral value (adapters for losses whose options a peer cannot express)."""
+    """True when every parameter not listed in `neutral` is None and listed ones are None or
+    have the given neutral value (adapters for losses whose options a peer cannot express)."""
     for key, value in params.items():
         if key in neutral:
-            if value != neutral[key]:
+            if value is not None and value != neutral[key]:
                 return False
         elif value is not None:
             return False
@@ -189,7 +189,7 @@ def _torch_triplet(torch, case, op, n_threads):
 
 
 def _torch_bce_with_logits(torch, case, op, n_threads):
-    if not _neutral(case.params):
+    if not _neutral(case.params, pos_weight=1.0):
         return None
     return _torch_elementwise("binary_cross_entropy_with_logits")(torch, case, op, n_threads)
 
@@ -252,7 +252,7 @@ def _sklearn_cross_entropy(sklearn_loss, case, op, n_threads):
 
 
 def _sklearn_bce_with_logits(sklearn_loss, case, op, n_threads):
-    if not _neutral(case.params):
+    if not _neutral(case.params, pos_weight=1.0):
         return None
     return _sklearn_elementwise("HalfBinomialLoss")(sklearn_loss, case, op, n_threads)
 
