@@ -72,27 +72,50 @@ def blocked_sum(const floating[::1] x, int n_threads):
 # little arithmetic as can keep the compiler from skipping the reads.
 
 
+cdef inline unsigned int _block_xor(const unsigned int* x, Py_ssize_t start,
+                                    Py_ssize_t stop) noexcept nogil:
+    cdef unsigned int acc[LANES]
+    cdef Py_ssize_t i, j, body = start + ((stop - start) // LANES) * LANES
+    for j in range(LANES):
+        acc[j] = 0
+    i = start
+    while i < body:
+        for j in range(LANES):
+            acc[j] ^= x[i + j]
+        i += LANES
+    for i in range(body, stop):
+        acc[i - body] ^= x[i]
+    return ((acc[0] ^ acc[1]) ^ (acc[2] ^ acc[3])) ^ ((acc[4] ^ acc[5]) ^ (acc[6] ^ acc[7]))
+
+
 def stream_read(const floating[::1] a, const floating[::1] b, int n_threads):
-    """Sum of a and b (both read once, blocked like a loss reduction); the read floor."""
-    cdef Py_ssize_t n = a.shape[0], m = b.shape[0]
+    """XOR of the 32-bit words of a and b, both read once in blocks: the read floor.
+
+    Integer XOR is the least work that still reads every byte, the same on every CPU variant
+    (this module is built for the baseline only), so the floor is the memory's, not the probe's
+    arithmetic: a float32 sum in float64 is conversion-bound on SSE2.
+    """
+    cdef Py_ssize_t per = sizeof(floating) // sizeof(unsigned int)
+    cdef Py_ssize_t n = a.shape[0] * per, m = b.shape[0] * per
     cdef Py_ssize_t length = max(n, m), nb = (length + BLOCK - 1) // BLOCK, k, start, stop
-    cdef double* sums
-    cdef double total
+    cdef unsigned int* parts
+    cdef unsigned int total = 0
     if length == 0:
-        return 0.0
-    sums = <double*> malloc(nb * sizeof(double))
-    if sums == NULL:
+        return 0
+    parts = <unsigned int*> malloc(nb * sizeof(unsigned int))
+    if parts == NULL:
         raise MemoryError()
-    cdef const floating* ap = &a[0] if n > 0 else NULL
-    cdef const floating* bp = &b[0] if m > 0 else NULL
+    cdef const unsigned int* ap = <const unsigned int*> &a[0] if n > 0 else NULL
+    cdef const unsigned int* bp = <const unsigned int*> &b[0] if m > 0 else NULL
     with nogil:
         for k in prange(nb, schedule="static", num_threads=n_threads, use_threads_if=n_threads > 1):
             start = k * BLOCK
             stop = min(start + BLOCK, length)
-            sums[k] = ((_block_sum(ap, start, min(stop, n)) if start < n else 0.0)
-                       + (_block_sum(bp, start, min(stop, m)) if start < m else 0.0))
-        total = pairwise_sum(sums, nb)
-    free(sums)
+            parts[k] = ((_block_xor(ap, start, min(stop, n)) if start < n else 0)
+                        ^ (_block_xor(bp, start, min(stop, m)) if start < m else 0))
+        for k in range(nb):
+            total = total ^ parts[k]
+    free(parts)
     return total
 
 
