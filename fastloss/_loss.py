@@ -253,7 +253,11 @@ class ElementwiseLoss(Loss):
     """A loss l(y, p) applied element by element to arrays of any (matching) shape."""
 
     kernels = None       # {(y dtype code, p dtype code): (reduce, per_sample, grad, value_grad,
-    #                     grad_hess, block_sums)}
+    #                     grad_hess, block_sums, checked_reduce, checked_value_grad)}
+    # True: the reductions (value, value_and_grad) run the kernels' fused domain check
+    # (checked_*, which also return the OR of per-element flags) and pass the flags to
+    # _check_flags, which raises; the caller then skips its own check.
+    fused_check = False
     fast_targets = "real"   # what the fast path checks the inputs for (a key of FAST_TARGETS
                             # of the kernel module; None: no fast path)
 
@@ -286,8 +290,16 @@ class ElementwiseLoss(Loss):
             result, flat = a.output()
             per_sample(a.y, a.p, a.w, flat, *params, n_threads)
             return result
-        total, weight_total = reduce_(a.y, a.p, a.w, *params, n_threads)
+        if self.fused_check:
+            total, weight_total, flags = self.kernels[a.key][6](a.y, a.p, a.w, *params, n_threads)
+            self._check_flags(flags, y_true, y_pred)
+        else:
+            total, weight_total = reduce_(a.y, a.p, a.w, *params, n_threads)
         return total if reduction == "sum" else _mean(total, weight_total)
+
+    def _check_flags(self, flags, y_true, y_pred):
+        """Raise the loss's error for inputs the fused check flagged (fused_check losses)."""
+        raise NotImplementedError
 
     def _partial_sums(self, y_true, y_pred, sample_weight, params):
         a = V.Elementwise(y_true, y_pred, sample_weight)
@@ -342,7 +354,11 @@ class ElementwiseLoss(Loss):
             self.kernels[a.key][2](a.y, a.p, a.w, flat, 1.0, *params, n_threads)
             return values, result
         scale, weight_total = self._scale(a, reduction, n_threads)
-        total = self.kernels[a.key][3](a.y, a.p, a.w, flat, scale, *params, n_threads)
+        if self.fused_check:
+            total, flags = self.kernels[a.key][7](a.y, a.p, a.w, flat, scale, *params, n_threads)
+            self._check_flags(flags, y_true, y_pred)
+        else:
+            total = self.kernels[a.key][3](a.y, a.p, a.w, flat, scale, *params, n_threads)
         value = total if reduction == "sum" else _mean(total, weight_total)
         return value, result
 

@@ -476,6 +476,89 @@ def test_hinge_label_scan_accepts_nan_and_signed_zero(dtype):
         fl.hinge(y, s)
 
 
+# ----------------------------------------------------------------------------- fused checks
+# Reduced values and value_and_grad check the targets inside the kernel's pass (per-element
+# flags OR-ed per block) instead of reading them first; these run the general, threaded path
+# (n above the serial threshold) and must raise exactly what the separate check raises.
+
+FUSED_N = 3 * 4096 * 5 + 123          # many blocks, a partial last block, both threads busy
+FUSED_OPS = [
+    ("mean", lambda loss, y, p, w: loss(y, p, sample_weight=w)),
+    ("sum", lambda loss, y, p, w: loss(y, p, sample_weight=w, reduction="sum")),
+    ("value_and_grad", lambda loss, y, p, w: loss.value_and_grad(y, p, sample_weight=w)),
+    ("value_and_grad sum", lambda loss, y, p, w: loss.value_and_grad(y, p, sample_weight=w,
+                                                                    reduction="sum")),
+]
+
+
+def _fused_inputs(name, ydtype, pdtype):
+    rng = np.random.default_rng(11)
+    y, p = _inputs(name, FUSED_N, np.float64, rng)
+    return y.astype(ydtype), p.astype(pdtype)
+
+
+@pytest.mark.parametrize("op_name, op", FUSED_OPS)
+@pytest.mark.parametrize("name", ["binary_cross_entropy", "binary_cross_entropy_with_logits",
+                                  "focal", "hinge", "squared_hinge"])
+@pytest.mark.parametrize("dtypes", [(np.float64, np.float64), (np.float32, np.float32),
+                                    (np.float32, np.float64), (np.float64, np.float32)])
+@pytest.mark.parametrize("position", [0, 4095, 4096, FUSED_N // 2 + 7, FUSED_N - 1])
+def test_fused_target_check_raises_like_the_separate_check(op_name, op, name, dtypes, position):
+    loss = fl.get(name)
+    y, p = _fused_inputs(name, *dtypes)
+    weighted = position % 2 == 1
+    w = np.linspace(0.5, 2.0, FUSED_N).astype(dtypes[0]) if weighted else None
+    bad = 0.5 if name in SIGN_LOSSES else 1.25
+    y[position] = bad
+    with pytest.raises(ValueError) as separate:
+        loss(y, p, reduction="none")              # checks before its kernel
+    with fl.threads(2):
+        with pytest.raises(ValueError) as fused:
+            op(loss, y, p, w)
+    assert str(fused.value) == str(separate.value)
+    assert f"at index {position}" in str(fused.value)
+
+
+@pytest.mark.parametrize("op_name, op", FUSED_OPS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fused_check_of_probabilities(op_name, op, dtype):
+    y, p = _fused_inputs("binary_cross_entropy", dtype, dtype)
+    p[FUSED_N - 5] = -1e-3
+    with fl.threads(2), pytest.raises(ValueError, match=rf"y_pred must be probabilities.*"
+                                                         rf"at index {FUSED_N - 5}"):
+        op(fl.binary_cross_entropy, y, p, None)
+
+
+@pytest.mark.parametrize("op_name, op", FUSED_OPS)
+@pytest.mark.parametrize("name", SIGN_LOSSES)
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_fused_check_finds_labels_mixed_across_threads(op_name, op, name, threads):
+    # -1 only in the first block, 0 only in the last: each thread alone sees a valid coding.
+    y, p = _fused_inputs(name, np.float64, np.float64)
+    y = np.where(y > 0, 1.0, 0.0)
+    y[3] = -1.0
+    with fl.threads(threads), pytest.raises(ValueError, match="mixes the labels -1 and 0"):
+        op(fl.get(name), y, p, None)
+
+
+@pytest.mark.parametrize("op_name, op", FUSED_OPS)
+@pytest.mark.parametrize("name", ["binary_cross_entropy_with_logits", "hinge", "focal"])
+def test_fused_check_lets_nan_through_and_matches_the_elementwise_path(op_name, op, name):
+    loss = fl.get(name)
+    y, p = _fused_inputs(name, np.float64, np.float64)
+    for threads in (1, 2):
+        with fl.threads(threads):
+            clean = op(loss, y, p, None)
+            value = clean[0] if isinstance(clean, tuple) else clean
+            per = loss(y, p, reduction="none")
+            want = per.sum() if "sum" in op_name else per.mean()
+            assert value == pytest.approx(want, rel=1e-12)
+    y[FUSED_N // 3] = np.nan
+    with fl.threads(2):
+        result = op(loss, y, p, None)
+    assert np.isnan(result[0] if isinstance(result, tuple) else result)
+
+
 # ----------------------------------------------------------------------------- bad input
 
 

@@ -20,6 +20,19 @@ ctypedef struct grad_hess_t:
     double grad
     double hess
 
+# ------------------------------------------------------------ target checks fused into the loops
+# The elementwise template (_elementwise.pyx.tp) ORs these flags of every element into the
+# block's result, and the Python layer raises its usual error when the OR says so. NaN is never
+# flagged (it propagates). OR is order-free, so the flags do not depend on the thread count.
+
+ctypedef unsigned long long flags_t
+
+cdef enum:
+    FLAG_TARGET = 1        # a target outside its domain
+    FLAG_PREDICTION = 2    # a prediction (probability) outside [0, 1]
+    FLAG_MINUS_ONE = 4     # a label -1
+    FLAG_ZERO = 8          # a label 0 (either sign)
+
 
 cdef inline double pairwise_sum(const double* x, Py_ssize_t n) noexcept nogil:
     """Sum of x[0:n] by recursive halving (error grows as log n, not n)."""

@@ -24,7 +24,7 @@ cdef enum:
     TARGETS_REAL = 0           # anything
     TARGETS_UNIT = 1           # y_true in [0, 1] (NaN passes)
     TARGETS_UNIT_BOTH = 2      # y_true and y_pred in [0, 1] (NaN passes)
-    TARGETS_SIGNS = 3          # labels {-1, +1} or {0, 1} (NaN passes): adds the sign coding
+    TARGETS_SIGNS = 3          # labels {-1, +1} or {0, 1} (NaN passes)
 
 
 cdef inline bint ready(object x, int type_num) noexcept:
@@ -87,10 +87,9 @@ cdef inline bint _sign_value(double v, bint* any_neg, bint* any_zero) noexcept:
     return v != v          # NaN passes (it propagates); anything else is not a label
 
 
-cdef inline bint sign_coding(cnp.ndarray a, Py_ssize_t n, int code, double* scale,
-                             double* shift) noexcept:
-    """The (label_scale, label_shift) of fastloss.losses.binary._sign_label_coding for labels
-    that are all in {-1, 0, +1} or NaN without mixing -1 and 0; False otherwise."""
+cdef inline bint sign_labels(cnp.ndarray a, Py_ssize_t n, int code) noexcept:
+    """Labels all in {-1, 0, +1} or NaN without mixing -1 and 0, as
+    fastloss.losses.binary._check_sign_labels requires."""
     cdef Py_ssize_t i
     cdef bint any_neg = False, any_zero = False
     cdef const double* d
@@ -105,8 +104,4 @@ cdef inline bint sign_coding(cnp.ndarray a, Py_ssize_t n, int code, double* scal
         for i in range(n):
             if not _sign_value(f[i], &any_neg, &any_zero):
                 return False
-    if any_neg and any_zero:
-        return False
-    scale[0] = 2.0 if any_zero else 1.0
-    shift[0] = -1.0 if any_zero else 0.0
-    return True
+    return not (any_neg and any_zero)

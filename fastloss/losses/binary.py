@@ -1,10 +1,11 @@
 """Binary classification losses: binary_cross_entropy, binary_cross_entropy_with_logits, hinge,
 squared_hinge, focal (elementwise, any shape).
 
-Targets are checked before any kernel runs, with full reductions (min/max) or one scan, never an
-input-sized temporary: targets in [0, 1] (soft targets allowed) for the cross-entropies and
-focal, labels {-1, +1} or {0, 1} for the hinge losses, predictions in [0, 1] for the
-probability form. NaN is not an error anywhere: it propagates to the result.
+Targets are checked without an input-sized temporary: targets in [0, 1] (soft targets allowed)
+for the cross-entropies and focal, labels {-1, +1} or {0, 1} for the hinge losses, predictions in
+[0, 1] for the probability form. A reduced value (and value_and_grad) checks them inside the
+kernel's own pass (fused flags; the inputs are read once), everything else before the kernel,
+with full reductions (min/max) or one scan. NaN is not an error anywhere: it propagates.
 """
 
 import sys
@@ -15,6 +16,10 @@ from fastloss import _validation as V
 from fastloss._kernels._dispatch import load
 from fastloss._kernels._binary_labels import scan_sign_labels
 from fastloss._loss import REAL, Domain, ElementwiseLoss, Param, make_loss
+
+# The flags of the kernels' fused target checks (_common.pxd): a target or a probability out
+# of its domain, a label -1, a label 0.
+_FLAG_TARGET, _FLAG_PREDICTION, _FLAG_MINUS_ONE, _FLAG_ZERO = 1, 2, 4, 8
 
 KERNELS = load("_binary").KERNELS
 
@@ -48,14 +53,11 @@ _LABEL_WORDS = {np.dtype(np.float32): (1, 0, 0x3F800000, 0x7F800000),
                 np.dtype(np.float64): (2, _HIGH_WORD, 0x3FF00000, 0x7FF00000)}
 
 
-def _sign_label_coding(y, loss_name):
-    """(label_scale, label_shift) turning y_true into t = scale * y + shift in {-1, +1}.
-
-    Labels {-1, +1} give (1, 0) and labels {0, 1} give (2, -1); all-ones (or empty) input fits
-    both and gets (1, 0), which maps 1 to +1 too. Anything else raises ValueError.
-    """
+def _check_sign_labels(y, loss_name):
+    """Labels {-1, +1} or {0, 1} (NaN allowed), else ValueError; the kernels read both codings
+    alike (1 -> +1, -1 and 0 -> -1), so only a mix of -1 and 0 is ambiguous."""
     if y.size == 0:
-        return 1.0, 0.0
+        return
     if y.dtype.kind == "f":
         labels = y
         if labels.dtype not in _LABEL_WORDS or not labels.dtype.isnative:
@@ -79,17 +81,22 @@ def _sign_label_coding(y, loss_name):
     if any_neg and any_zero:
         raise ValueError(f"y_true mixes the labels -1 and 0 for {loss_name}; use {{-1, +1}} "
                          "or {0, 1}")
-    return (2.0, -1.0) if any_zero else (1.0, 0.0)
 
 
 class BinaryLoss(ElementwiseLoss):
     """An elementwise binary loss whose inputs are checked against their domain first.
 
     ``targets`` says what y_true must hold: "unit" (values in [0, 1]) or "signs" (labels
-    {-1, +1} or {0, 1}, whose coding becomes two extra kernel parameters, so no relabelled copy
-    of y_true is made). ``probabilities`` requires y_pred in [0, 1]. ``_kernel_params`` turns the
-    bound parameters into the kernel's (defaults that depend on the dtype are resolved there).
+    {-1, +1} or {0, 1}, read by the kernels without a relabelled copy). ``probabilities``
+    requires y_pred in [0, 1]. ``_kernel_params`` turns the bound parameters into the kernel's
+    (defaults that depend on the dtype are resolved there).
+
+    Reduced values and value_and_grad check the inputs inside the kernel (ElementwiseLoss's
+    fused check: the kernel ORs per-element flags) and raise after it; on that error a given
+    ``out=`` may already hold the gradient. The other operations check before the kernel.
     """
+
+    fused_check = True
 
     targets = "unit"
     probabilities = False
@@ -113,21 +120,35 @@ class BinaryLoss(ElementwiseLoss):
         empty = np.empty(0, dtype=pdtype)
         return self._kernel_params(empty, empty, self._default_values)
 
-    def _prepare(self, y_true, y_pred, params):
-        """(y_true, y_pred, kernel parameters): arrays the family code will not copy again."""
-        y = V._as_array(y_true, "y_true")
-        p = V.prediction_array(y_pred)
-        V.check_same_shape(y, p, "y_true", "y_pred")
+    def _check_inputs(self, y, p):
+        """Raise ValueError when a target (or a probability) is out of its domain."""
         if self.targets == "signs":
-            params = tuple(params) + _sign_label_coding(y, self.name)
+            _check_sign_labels(y, self.name)
         else:
             _check_unit_interval(y, "y_true", "targets", self.name)
         if self.probabilities:
             _check_unit_interval(p, "y_pred", "probabilities", self.name)
+
+    def _check_flags(self, flags, y, p):
+        """After a fused check: the same errors as _check_inputs, from the kernel's flags."""
+        if flags & (_FLAG_TARGET | _FLAG_PREDICTION) or (
+                flags & _FLAG_MINUS_ONE and flags & _FLAG_ZERO):
+            self._check_inputs(y, p)
+            raise AssertionError(f"{self.name}: the kernel flagged inputs the checks accept "
+                                 f"(flags {flags})")
+
+    def _prepare(self, y_true, y_pred, params, check=True):
+        """(y_true, y_pred, kernel parameters): arrays the family code will not copy again;
+        check=False leaves the domain check to the kernel (see _check_flags)."""
+        y = V._as_array(y_true, "y_true")
+        p = V.prediction_array(y_pred)
+        V.check_same_shape(y, p, "y_true", "y_pred")
+        if check:
+            self._check_inputs(y, p)
         return y, p, self._kernel_params(y, p, params)
 
     def _value(self, y_true, y_pred, sample_weight, reduction, params):
-        y, p, params = self._prepare(y_true, y_pred, params)
+        y, p, params = self._prepare(y_true, y_pred, params, check=reduction == "none")
         return super()._value(y, p, sample_weight, reduction, params)
 
     def _partial_sums(self, y_true, y_pred, sample_weight, params):
@@ -143,7 +164,7 @@ class BinaryLoss(ElementwiseLoss):
         return super()._grad(y, p, sample_weight, reduction, out, params)
 
     def _value_and_grad(self, y_true, y_pred, sample_weight, reduction, out, params):
-        y, p, params = self._prepare(y_true, y_pred, params)
+        y, p, params = self._prepare(y_true, y_pred, params, check=reduction == "none")
         return super()._value_and_grad(y, p, sample_weight, reduction, out, params)
 
     def _grad_hess(self, y_true, y_pred, sample_weight, hess_floor, out, params):
@@ -316,12 +337,12 @@ class _SignLoss(BinaryLoss):
 
     def kink_distance(self, y_true, y_pred, margin=1.0):
         y = np.asarray(y_true, dtype=np.float64)
-        t = 2.0 * y - 1.0 if np.any(y == 0) else y     # the coding _sign_label_coding picks
+        t = np.where(y > 0, 1.0, -1.0)     # the kernels' reading of both codings
         return np.abs(margin - t * np.asarray(y_pred, dtype=np.float64))
 
 
-_HINGE_LABELS = ("Labels {-1, +1} are used as they are; labels {0, 1} are read as {-1, +1} (the "
-                 "coding is decided once per call from the labels, without copying them).")
+_HINGE_LABELS = ("Labels {-1, +1} are used as they are; labels {0, 1} are read as {-1, +1} "
+                 "(without copying them).")
 
 hinge = make_loss(_SignLoss, "hinge", _doc(
     "Hinge loss of a margin classifier (the linear SVM loss).",
