@@ -569,3 +569,42 @@ def test_single_class():
         assert loss([0, 0, 0], z) == 0.0
         np.testing.assert_array_equal(loss.grad([0, 0, 0], z), 0.0)
         np.testing.assert_array_equal(loss.grad_hess([0, 0, 0], z)[1], 0.0)
+
+
+# ----------------------------------------------------------------------------- block paths
+
+@pytest.mark.parametrize("K", [1, 2, 3, 10, 27, 28, 40])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cross_entropy_block_paths_give_the_row_paths_bits(K, dtype):
+    # Labels without weights, smoothing or ignore_index run a block at a time (column by column
+    # below 28 classes, a phase at a time over rows above); an ignore_index no label uses sends
+    # the same rows through the row-by-row code. Same math, so the same bits, ties, infinities
+    # and NaN included; a row of -inf only is NaN throughout (no softmax), as in PyTorch.
+    rng = np.random.default_rng(K)
+    N = 3000
+    z = rng.standard_normal((N, K)) * 4
+    z[::7] = np.round(z[::7])                    # ties with the row max
+    z[5, :] = np.inf
+    z[6, 0] = np.inf
+    z[8, :] = -np.inf
+    z[9, -1] = -np.inf
+    z[11, 0] = np.nan
+    z[12, :] = np.nan
+    z = z.astype(dtype)
+    y = rng.integers(0, K, N)
+    sw = rng.uniform(0.5, 2.0, N)
+    for weights in (None, sw):
+        for threads in (1, 2):
+            with fl.threads(threads):
+                block = fl.cross_entropy.value_and_grad(y, z, sample_weight=weights,
+                                                        reduction="sum")
+                rows = fl.cross_entropy.value_and_grad(y, z, sample_weight=weights,
+                                                       reduction="sum", ignore_index=-100)
+                np.testing.assert_array_equal(block[1], rows[1])
+                per_block = fl.cross_entropy(y, z, sample_weight=weights, reduction="none")
+                per_rows = fl.cross_entropy(y, z, sample_weight=weights, reduction="none",
+                                            ignore_index=-100)
+                np.testing.assert_array_equal(per_block, per_rows)
+    assert np.isnan(per_block[[8, 11, 12]]).all()
+    assert np.isfinite(np.delete(per_block, [5, 6, 8, 9, 11, 12])).all()
+    assert np.isnan(block[1][[8, 11, 12]]).all()

@@ -14,7 +14,7 @@ float32 logits give float32 gradients. Kernels never validate: labels are checke
 [0, K) by fastloss._validation before any kernel indexes with them.
 """
 from cython.parallel cimport prange, threadid
-from libc.math cimport INFINITY, log, pow
+from libc.math cimport INFINITY, NAN, log, pow
 from libc.stdlib cimport malloc, free
 
 from fastloss._kernels._common cimport BLOCK, LANES, combine_lanes, pairwise_sum
@@ -28,6 +28,9 @@ cnp.import_array()
 ctypedef fused floating:
     float
     double
+
+cdef enum:
+    NARROW_K = 28      # below this many classes cross_entropy's block runs column by column
 
 cdef enum:
     CROSS_ENTROPY = 0
@@ -108,6 +111,12 @@ cdef inline void _row_shift(const floating* z, Py_ssize_t K, double m, double* o
             out[j] = z[j] - m
 
 
+cdef inline double _rest_or_nan(double rest, double m) noexcept nogil:
+    """NaN for a row whose max is -inf (all -inf: no softmax), so every result of the row is
+    NaN, as in PyTorch; otherwise rest. (An all-NaN row is NaN already.)"""
+    return NAN if m == -INFINITY else rest
+
+
 cdef inline double _row_rest(const floating* z, const double* e, Py_ssize_t K,
                              double m) noexcept nogil:
     """sum of e - 1, without the max's exact 1: e over the classes below the max, plus 1 for
@@ -126,7 +135,7 @@ cdef inline double _row_rest(const floating* z, const double* e, Py_ssize_t K,
     for i in range(body, K):
         acc[i - body] += 0.0 if z[i] == m else e[i]
         ties[i - body] += 1.0 if z[i] == m else 0.0
-    return combine_lanes(acc) + (combine_lanes(ties) - 1.0)
+    return _rest_or_nan(combine_lanes(acc) + (combine_lanes(ties) - 1.0), m)
 
 
 cdef inline double _exp_row(const floating* z, Py_ssize_t K, double* e,
@@ -441,34 +450,24 @@ cdef inline double _row(const rows_t* R, const floating* z, Py_ssize_t label, co
     return _row_kl_divergence(R, z, t, g, h, gscale, hweight)
 
 
-cdef void _block_ce_labels(const rows_t* R, const floating* z, floating* out, floating* g,
-                           Py_ssize_t start, Py_ssize_t stop, double* scratch,
-                           double* loss_sum, double* weight_sum) noexcept nogil:
-    """_block for cross_entropy with labels, no smoothing, no class weights: the common case.
+cdef inline double _shift_select(double z, double m) noexcept nogil:
+    """_shifted(z, m) as selects only (for loops that must vectorize): the same value."""
+    cdef double limit = 0.0 if z == INFINITY else -INFINITY
+    limit = z if z != z else limit
+    return limit if m == INFINITY else z - m
 
-    The same math as _row_cross_entropy (the same functions, so the same bits), done a phase at
-    a time over all the rows of the block: the exponentials of every row in one long loop and
-    the row log1p's in another, which vectorize across rows; row by row, a row of K = 10 spends
-    more on loop overhead and on the latency of its log1p than on its exponentials.
-    """
-    cdef Py_ssize_t K = R.n_classes, n = stop - start, i, j, label
-    cdef double* e = scratch              # (n, K) shifted logits, then their exponentials
-    cdef double* m = scratch + n * K      # (n,) row maxima
-    cdef double* rest = m + n             # (n,) sum of e - 1
-    cdef double* log_s = rest + n         # (n,) log1p(rest)
+
+cdef inline void _ce_labels_finish(const rows_t* R, const floating* z, floating* out,
+                                   floating* g, Py_ssize_t start, Py_ssize_t n,
+                                   const double* e, Py_ssize_t stride_j, Py_ssize_t stride_i,
+                                   const double* m, const double* rest, const double* log_s,
+                                   double* loss_sum, double* weight_sum) noexcept nogil:
+    """The row losses (and p - onehot(y)) of _block_ce_labels' rows from their phases' results;
+    row i's class j exponential is e[j * stride_j + i * stride_i]."""
+    cdef Py_ssize_t K = R.n_classes, i, j, label
     cdef const floating* zi
     cdef floating* gi
     cdef double w, loss, inv_s, gscale, acc = 0.0, wacc = 0.0
-    for i in range(n):
-        zi = z + (start + i) * K
-        m[i] = _row_max(zi, K)
-        _row_shift(zi, K, m[i], e + i * K)
-    for j in range(n * K):
-        e[j] = fl_exp(e[j])
-    for i in range(n):
-        rest[i] = _row_rest(z + (start + i) * K, e + i * K, K, m[i])
-    for i in range(n):
-        log_s[i] = fl_log1p(rest[i])
     for i in range(n):
         zi = z + (start + i) * K
         label = R.labels[start + i]
@@ -483,13 +482,98 @@ cdef void _block_ce_labels(const rows_t* R, const floating* z, floating* out, fl
             gscale = w * R.scale
             inv_s = 1.0 / (1.0 + rest[i])
             for j in range(K):
-                gi[j] = <floating> (gscale * (e[i * K + j] * inv_s))
+                gi[j] = <floating> (gscale * (e[j * stride_j + i * stride_i] * inv_s))
             if zi[label] == m[i]:
                 gi[label] = <floating> (gscale * -(rest[i] * inv_s))
             else:
-                gi[label] = <floating> (gscale * (e[i * K + label] * inv_s - 1.0))
+                gi[label] = <floating> (gscale * (e[label * stride_j + i * stride_i] * inv_s - 1.0))
     loss_sum[0] = acc
     weight_sum[0] = wacc
+
+
+cdef void _block_ce_labels_narrow(const rows_t* R, const floating* z, floating* out,
+                                  floating* g, Py_ssize_t start, Py_ssize_t stop,
+                                  double* scratch, double* loss_sum,
+                                  double* weight_sum) noexcept nogil:
+    """_block_ce_labels for few classes (K < NARROW_K), column by column: the same bits.
+
+    With K = 10 a row is too short to vectorize along (its max, shift and lane sums cost more
+    than its exponentials), so the block is transposed into scratch (class j of row i at
+    j * n + i) and every phase runs down a column, across the rows. _row_rest's lanes are kept:
+    class j goes to lane j % LANES of its row, in increasing j, then combine_lanes.
+    """
+    cdef Py_ssize_t K = R.n_classes, n = stop - start, i, j, l
+    cdef double* zt = scratch             # (K, n) the logits, transposed
+    cdef double* e = zt + n * K           # (K, n) shifted logits, then their exponentials
+    cdef double* m = e + n * K            # (n,) row maxima
+    cdef double* rest = m + n             # (n,) sum of e - 1
+    cdef double* log_s = rest + n         # (n,) log1p(rest)
+    cdef double* ties = log_s + n         # (n,) classes equal to the max
+    cdef double* lanes = ties + n         # (LANES, n) _row_rest's accumulators
+    cdef const floating* zb = z + start * K
+    cdef double v, x
+    cdef bint top
+    for j in range(K):                    # strided reads, contiguous writes
+        for i in range(n):
+            zt[j * n + i] = zb[i * K + j]
+    for i in range(n):
+        m[i] = -INFINITY
+        ties[i] = 0.0
+    for l in range(LANES * n):
+        lanes[l] = 0.0
+    for j in range(K):                    # the max ignores NaN, in any order: exact
+        for i in range(n):
+            v = zt[j * n + i]
+            m[i] = v if v > m[i] else m[i]
+    for j in range(K):                    # shift, exp and _row_rest's lanes in one pass
+        l = j % LANES
+        for i in range(n):
+            v = zt[j * n + i]
+            x = fl_exp(_shift_select(v, m[i]))
+            e[j * n + i] = x
+            top = v == m[i]
+            lanes[l * n + i] += 0.0 if top else x
+            ties[i] += 1.0 if top else 0.0
+    for i in range(n):
+        rest[i] = ((((lanes[i] + lanes[n + i]) + (lanes[2 * n + i] + lanes[3 * n + i]))
+                    + ((lanes[4 * n + i] + lanes[5 * n + i]) + (lanes[6 * n + i] + lanes[7 * n + i])))
+                   + (ties[i] - 1.0))
+        rest[i] = _rest_or_nan(rest[i], m[i])
+    for i in range(n):
+        log_s[i] = fl_log1p(rest[i])
+    _ce_labels_finish(R, z, out, g, start, n, e, n, 1, m, rest, log_s, loss_sum, weight_sum)
+
+
+cdef void _block_ce_labels(const rows_t* R, const floating* z, floating* out, floating* g,
+                           Py_ssize_t start, Py_ssize_t stop, double* scratch,
+                           double* loss_sum, double* weight_sum) noexcept nogil:
+    """_block for cross_entropy with labels, no smoothing, no class weights: the common case.
+
+    The same math as _row_cross_entropy (the same functions, so the same bits), done a phase at
+    a time over all the rows of the block: the exponentials of every row in one long loop and
+    the row log1p's in another, which vectorize across rows; row by row, a row of K = 10 spends
+    more on loop overhead and on the latency of its log1p than on its exponentials.
+    """
+    cdef Py_ssize_t K = R.n_classes, n = stop - start, i, j
+    cdef double* e = scratch              # (n, K) shifted logits, then their exponentials
+    cdef double* m = scratch + n * K      # (n,) row maxima
+    cdef double* rest = m + n             # (n,) sum of e - 1
+    cdef double* log_s = rest + n         # (n,) log1p(rest)
+    cdef const floating* zi
+    if K < NARROW_K:
+        _block_ce_labels_narrow(R, z, out, g, start, stop, scratch, loss_sum, weight_sum)
+        return
+    for i in range(n):
+        zi = z + (start + i) * K
+        m[i] = _row_max(zi, K)
+        _row_shift(zi, K, m[i], e + i * K)
+    for j in range(n * K):
+        e[j] = fl_exp(e[j])
+    for i in range(n):
+        rest[i] = _row_rest(z + (start + i) * K, e + i * K, K, m[i])
+    for i in range(n):
+        log_s[i] = fl_log1p(rest[i])
+    _ce_labels_finish(R, z, out, g, start, n, e, 1, K, m, rest, log_s, loss_sum, weight_sum)
 
 
 cdef void _block(const rows_t* R, const floating* z, floating* out, floating* g, floating* h,
@@ -544,9 +628,10 @@ cdef void _block(const rows_t* R, const floating* z, floating* out, floating* g,
 
 
 cdef inline Py_ssize_t _scratch_per_thread(Py_ssize_t K, Py_ssize_t rows) noexcept nogil:
-    """Doubles of scratch a thread needs for blocks of `rows` rows: their exponentials and
-    three values per row (_block_ce_labels)."""
-    return rows * K + 3 * rows
+    """Doubles of scratch a thread needs for blocks of `rows` rows: their logits transposed,
+    their exponentials and 4 + LANES values per row (_block_ce_labels_narrow; the row-wise
+    phases use less)."""
+    return 2 * rows * K + (4 + LANES) * rows
 
 
 cdef inline Py_ssize_t _rows_per_block(Py_ssize_t K) noexcept nogil:
