@@ -537,7 +537,7 @@ def test_bad_input(call, error, match):
 @pytest.mark.parametrize("case", CASES, ids=_case_id)
 def test_bitwise_identical_for_any_thread_count(case):
     rng = np.random.default_rng(21)
-    loss, target, pred, params = _make_case(case, 3001, 11, rng)   # 33011 elements > 16384
+    loss, target, pred, params = _make_case(case, 3001, 11, rng)   # 33011 elements, above the serial threshold
     assert pred.size >= fl._threads.SERIAL_THRESHOLD
     sw = rng.uniform(0.0, 2.0, size=3001)
     results = []
