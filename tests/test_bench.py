@@ -398,3 +398,19 @@ def test_benchmark_suite_is_driven_by_the_same_registry(monkeypatch):
     with pytest.raises(AssertionError, match="fastloss disagrees with numpy"):
         suite.test_loss(fake, ("huber", 1000, "float64", "grad", "fastloss", 1))
     assert fake.calls == 0
+
+
+@pytest.mark.parametrize("peer_name", ["torch", "sklearn", "jax"])
+def test_installed_peers_measure_the_default_logistic_and_softmax_losses(peer_name):
+    # Default parameters (pos_weight 1.0, no smoothing) are the peers' plain losses: each
+    # installed peer must agree with fastloss on them, not report them unsupported.
+    from fastloss.bench import peers
+    pytest.importorskip({"sklearn": "sklearn"}.get(peer_name, peer_name),
+                        reason=f"{peer_name} is an optional benchmark peer")
+    peer = peers.PEERS[peer_name]
+    losses = ["binary_cross_entropy_with_logits", "cross_entropy"]
+    results = runner.run(tiny_settings(losses=losses, dtypes=["float64", "float32"],
+                                       ops=["value", "grad"], peers=[peer]))
+    rows = _rows(results, impl=peer_name)
+    assert {r["loss"] for r in rows} == set(losses)
+    assert {r["status"] for r in rows} == {"ok"}, [(r["loss"], r["reason"]) for r in rows]

@@ -335,7 +335,7 @@ class _JaxPeer(Peer):
         else:
             fits = _two_arrays(case) is not None
         if case.name in ("binary_cross_entropy_with_logits", "cross_entropy"):
-            fits = fits and _neutral(params, label_smoothing=0.0)
+            fits = fits and _neutral(params, label_smoothing=0.0, pos_weight=1.0)
             params = {}
         if not fits:
             return Unavailable(self.name, "unsupported",
