@@ -202,8 +202,9 @@ def markdown(results):
         "interquartile range of the repeats, as a percentage of the median.",
         "- **GB/s**: the bytes the operation must move (its inputs read once; for `grad` and "
         "`value_and_grad` also the gradient written once) divided by the median time.",
-        "- **% floor**: the time of the bandwidth probe (a kernel that only reads those inputs, "
-        "and writes the output, with the same threads, measured in this run) divided by the "
+        "- **% floor**: the time of the bandwidth probe (a kernel that only reads those bytes, "
+        "as an integer XOR, and writes the output, with the same threads and CPU variant, "
+        "measured in this run) divided by the "
         "time. 100% means the operation runs at the machine's memory speed; small sizes sit in "
         "cache, where the probe can be much faster than any loss.",
         "- **x numpy**, **x peer**: that implementation's median divided by fastloss's (above 1: "
