@@ -350,6 +350,19 @@ def test_command_line_run(tmp_path, capsys):
     assert "--memory-budget" in capsys.readouterr().out
 
 
+def test_classes_sets_the_row_wise_losses_k(tmp_path, capsys):
+    code = cli.main(["bench", "--quick", "--losses", "cross_entropy,mse", "--sizes", "4e3",
+                     "--dtypes", "float32", "--threads", "1", "--peers", "none", "--classes",
+                     "1000", "--seconds", "0.002", "--out", "", "--no-progress", "--json"])
+    assert code == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["settings"]["classes"] == 1000
+    assert C.make_case("cross_entropy", 4000, "float32", classes=1000).inputs[1].shape == (4, 1000)
+    assert C.make_case("mse", 4000, "float32", classes=1000).inputs[1].shape == (4000,)
+    assert C.make_case("cross_entropy", 4000, "float32").inputs[1].shape == (400, 10)
+    assert cli.main(["bench", "--classes", "0", "--out", ""]) == 2
+
+
 # ------------------------------------------------------------------------ benchmarks/ suite
 
 

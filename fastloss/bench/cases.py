@@ -9,6 +9,7 @@ a stand-in.
 """
 
 import contextlib
+import inspect
 import math
 import zlib
 from dataclasses import dataclass, field
@@ -63,12 +64,16 @@ def measurable():
     return fl.available() + fl.penalties.available()
 
 
-def make_case(loss, n, dtype, seed=0):
-    """The inputs of `loss` at size n and dtype, from the loss's own ``make_inputs``."""
+def make_case(loss, n, dtype, seed=0, classes=None):
+    """The inputs of `loss` at size n and dtype, from the loss's own ``make_inputs``;
+    ``classes``: K of the row-wise losses (n elements are n // K rows; others ignore it)."""
     loss = lookup(loss)
     dtype = np.dtype(dtype)
     rng = np.random.default_rng(seed_for(loss.name, n, dtype, seed))
-    inputs = tuple(loss.make_inputs(int(n), dtype, rng))
+    if classes is not None and "n_classes" in inspect.signature(loss.make_inputs).parameters:
+        inputs = tuple(loss.make_inputs(int(n), dtype, rng, n_classes=int(classes)))
+    else:
+        inputs = tuple(loss.make_inputs(int(n), dtype, rng))
     return Case(loss=loss, n=int(n), dtype=dtype, inputs=inputs, params=dict(loss.defaults))
 
 

@@ -45,6 +45,8 @@ def add_arguments(p):
     p.add_argument("--no-plots", action="store_true", help="do not draw PNG plots")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
+    p.add_argument("--classes", type=int, default=None, metavar="K",
+                   help="classes of the row-wise losses (n elements = n / K rows; default 10)")
     sub = p.add_subparsers(dest="bench_command", metavar="{compare,per-call}")
     c = sub.add_parser("compare", help="what got faster or slower between two results.json")
     c.add_argument("old", help="the earlier results.json")
@@ -84,6 +86,8 @@ def settings_from_args(args, argv_text=""):
     for op in ops:
         if op not in C.OPS:
             raise ValueError(f"unknown op {op!r}; known: {', '.join(C.OPS)}")
+    if args.classes is not None and args.classes < 1:
+        raise ValueError(f"--classes must be at least 1, got {args.classes}")
     if args.sizes:
         sizes = C.parse_sizes(args.sizes)
     else:
@@ -92,7 +96,7 @@ def settings_from_args(args, argv_text=""):
         losses=_split(args.losses) if args.losses else None, sizes=sizes,
         dtypes=_split(args.dtypes), threads=threads, ops=tuple(ops), peers=peers, budget=budget,
         memory_budget=int(args.memory_budget * 2**30) if args.memory_budget else None,
-        seed=args.seed, quick=args.quick, command=argv_text).resolved()
+        seed=args.seed, quick=args.quick, command=argv_text, classes=args.classes).resolved()
     if args.quick and args.seconds is None:
         share = QUICK_TOTAL_SECONDS / max(runner.planned_units(settings), 1)
         budget.seconds = max(QUICK_MIN_SECONDS, min(budget.seconds, share))

@@ -44,6 +44,7 @@ class Settings:
     seed: int = 0
     quick: bool = False
     command: str = ""
+    classes: int = None                    # K of the row-wise losses; None: their default (10)
 
     def resolved(self):
         """A copy with every None filled in (the registry, the thread counts, the peers)."""
@@ -61,14 +62,15 @@ class Settings:
                         dtypes=[np.dtype(d).name for d in self.dtypes],
                         threads=sorted({int(t) for t in threads}), ops=tuple(self.ops),
                         peers=peers, budget=self.budget, memory_budget=memory, seed=self.seed,
-                        quick=self.quick, command=self.command)
+                        quick=self.quick, command=self.command, classes=self.classes)
 
     def as_dict(self):
         return {"losses": self.losses, "sizes": self.sizes, "dtypes": self.dtypes,
                 "threads": self.threads, "ops": list(self.ops),
                 "peers": [p if isinstance(p, str) else p.name for p in self.peers or []],
                 "budget": vars(self.budget), "memory_budget_bytes": self.memory_budget,
-                "seed": self.seed, "quick": self.quick, "command": self.command}
+                "seed": self.seed, "quick": self.quick, "command": self.command,
+                "classes": self.classes}
 
 
 class _NullProgress:
@@ -162,7 +164,7 @@ def run(settings=None, progress=None):
                     continue
                 progress.update(0, f"{name} n={C.format_size(n)} {dtype}")
                 try:
-                    case = C.make_case(loss, n, dtype, settings.seed)
+                    case = C.make_case(loss, n, dtype, settings.seed, settings.classes)
                 except Exception as exc:
                     _fail(results, {"loss": name, "dtype": dtype, "op": None, "n": n,
                                     "impl": "make_inputs", "threads": None, "status": "error",
