@@ -72,31 +72,44 @@ def blocked_sum(const floating[::1] x, int n_threads):
 # little arithmetic as can keep the compiler from skipping the reads.
 
 
-cdef inline unsigned int _block_xor(const unsigned int* x, Py_ssize_t start,
-                                    Py_ssize_t stop) noexcept nogil:
+cdef inline unsigned int _block_xor(const unsigned int* a, const unsigned int* b,
+                                    Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
+    """XOR of a[start:stop] and b[start:stop] (b NULL: a only), both streams in one loop like
+    the loss kernels' y and p."""
     cdef unsigned int acc[LANES]
-    cdef Py_ssize_t i, j, body = start + ((stop - start) // LANES) * LANES
+    cdef Py_ssize_t i, j, body
     for j in range(LANES):
         acc[j] = 0
+    if stop <= start:
+        return 0
+    body = start + ((stop - start) // LANES) * LANES
     i = start
-    while i < body:
-        for j in range(LANES):
-            acc[j] ^= x[i + j]
-        i += LANES
-    for i in range(body, stop):
-        acc[i - body] ^= x[i]
+    if b != NULL:
+        while i < body:
+            for j in range(LANES):
+                acc[j] ^= a[i + j] ^ b[i + j]
+            i += LANES
+        for i in range(body, stop):
+            acc[i - body] ^= a[i] ^ b[i]
+    else:
+        while i < body:
+            for j in range(LANES):
+                acc[j] ^= a[i + j]
+            i += LANES
+        for i in range(body, stop):
+            acc[i - body] ^= a[i]
     return ((acc[0] ^ acc[1]) ^ (acc[2] ^ acc[3])) ^ ((acc[4] ^ acc[5]) ^ (acc[6] ^ acc[7]))
 
 
 def stream_read(const floating[::1] a, const floating[::1] b, int n_threads):
     """XOR of the 32-bit words of a and b, both read once in blocks: the read floor.
 
-    Integer XOR is the least work that still reads every byte, the same on every CPU variant
-    (this module is built for the baseline only), so the floor is the memory's, not the probe's
-    arithmetic: a float32 sum in float64 is conversion-bound on SSE2.
+    Integer XOR is the least work that still reads every byte, so the floor is the memory's,
+    not the probe's arithmetic (a float32 sum in float64 is conversion-bound), and the module
+    is built per CPU variant, so the probe loads as wide as the kernels do.
     """
     cdef Py_ssize_t per = sizeof(floating) // sizeof(unsigned int)
-    cdef Py_ssize_t n = a.shape[0] * per, m = b.shape[0] * per
+    cdef Py_ssize_t n = a.shape[0] * per, m = b.shape[0] * per, both = min(n, m)
     cdef Py_ssize_t length = max(n, m), nb = (length + BLOCK - 1) // BLOCK, k, start, stop
     cdef unsigned int* parts
     cdef unsigned int total = 0
@@ -111,8 +124,9 @@ def stream_read(const floating[::1] a, const floating[::1] b, int n_threads):
         for k in prange(nb, schedule="static", num_threads=n_threads, use_threads_if=n_threads > 1):
             start = k * BLOCK
             stop = min(start + BLOCK, length)
-            parts[k] = ((_block_xor(ap, start, min(stop, n)) if start < n else 0)
-                        ^ (_block_xor(bp, start, min(stop, m)) if start < m else 0))
+            parts[k] = (_block_xor(ap, bp, start, min(stop, both))
+                        ^ _block_xor(ap, NULL, max(start, both), min(stop, n))
+                        ^ _block_xor(bp, NULL, max(start, both), min(stop, m)))
         for k in range(nb):
             total = total ^ parts[k]
     free(parts)
