@@ -32,7 +32,7 @@ MEMORY_FRACTION = 0.6      # default budget: this share of the memory available 
 # A pause before each timing: the previous implementation's worker threads (PyTorch's OpenMP
 # team, XLA's pool) spin for a while after their last call and would take cores from the next
 # implementation measured (seen as 2-3x outliers in fastloss's 2-thread rows).
-SETTLE_SECONDS = 0.05
+SETTLE_SECONDS = probe.SETTLE_SECONDS
 
 
 @dataclass
@@ -286,9 +286,10 @@ def _measure_op(results, settings, case, op, bandwidth, progress):
         row.update(status="ok", time=stats,
                    gbps=row["bytes"] / stats["median"] / 1e9 if stats["median"] > 0 else None,
                    floor={"kind": floor["kind"], "threads": floor_threads,
-                          "median": floor["median"], "gbps": floor["gbps"],
+                          "best": floor["best"], "median": floor["median"],
+                          "gbps": floor["gbps"],
                           "numpy_dot_median": floor.get("numpy_dot_median")},
-                   pct_floor=100.0 * floor["median"] / stats["median"]
+                   pct_floor=100.0 * floor["best"] / stats["median"]
                    if stats["median"] > 0 else None)
         progress.update(1, label)
     _speedups([row for row, _ in entries])
