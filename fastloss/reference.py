@@ -100,7 +100,13 @@ def _is_labels(target):
 def _log_softmax(z):
     m = np.max(z, axis=1, keepdims=True)
     shifted = np.where(z == m, 0.0, z - m)   # +inf logits: the limit, no inf - inf
-    return shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+    e = np.exp(shifted)
+    # log of the row sum as log1p of the sum without one max's exact 1, so a probability near 1
+    # keeps its tiny loss at full precision (log(1 + 1e-8) would lose half the digits).
+    rows = np.arange(z.shape[0])
+    e[rows, np.argmax(z == m, axis=1)] = 0.0
+    out = shifted - np.log1p(np.sum(e, axis=1, keepdims=True))
+    return np.where(m == -np.inf, np.nan, out)   # a row of -inf only has no softmax (PyTorch: NaN)
 
 
 def _xlogy_rows(a, b):
