@@ -652,6 +652,34 @@ cdef (double, double) _drive(const rows_t* R, const floating* z, floating* out, 
     return pairwise_sum(sums, nb), pairwise_sum(sums + nb, nb)
 
 
+cdef inline rows_t _rows(int kind, Py_ssize_t N, Py_ssize_t K, const Py_ssize_t* labels,
+                         const double* targets, const double* sample_weight,
+                         const double* class_weight, bint has_ignore, Py_ssize_t ignore_index,
+                         double smoothing, double margin, double gamma, double eps,
+                         bint log_input, double scale, double hess_floor,
+                         bint weights_only) noexcept nogil:
+    """The rows_t of a call (run() and fast_rows build it here, field by field once)."""
+    cdef rows_t R
+    R.kind = kind
+    R.n_rows = N
+    R.n_classes = K
+    R.labels = labels
+    R.targets = targets
+    R.sample_weight = sample_weight
+    R.class_weight = class_weight
+    R.has_ignore = has_ignore
+    R.ignore_index = ignore_index
+    R.smoothing = smoothing
+    R.margin = margin
+    R.gamma = gamma
+    R.eps = eps
+    R.log_input = log_input
+    R.scale = scale
+    R.hess_floor = hess_floor
+    R.weights_only = weights_only
+    return R
+
+
 def run(int kind, const floating[:, ::1] z, const Py_ssize_t[::1] labels,
         const double[:, ::1] targets, const double[::1] sample_weight,
         const double[::1] class_weight, floating[::1] out, floating[:, ::1] g,
@@ -678,23 +706,12 @@ def run(int kind, const floating[:, ::1] z, const Py_ssize_t[::1] labels,
     cdef double total, weight_total
     if N == 0 or K == 0:
         return 0.0, 0.0
-    R.kind = kind
-    R.n_rows = N
-    R.n_classes = K
-    R.labels = &labels[0] if labels.shape[0] > 0 else NULL
-    R.targets = &targets[0, 0] if targets.shape[0] > 0 else NULL
-    R.sample_weight = &sample_weight[0] if sample_weight.shape[0] > 0 else NULL
-    R.class_weight = &class_weight[0] if class_weight.shape[0] > 0 else NULL
-    R.has_ignore = has_ignore
-    R.ignore_index = ignore_index
-    R.smoothing = smoothing
-    R.margin = margin
-    R.gamma = gamma
-    R.eps = eps
-    R.log_input = log_input
-    R.scale = scale
-    R.hess_floor = hess_floor
-    R.weights_only = weights_only
+    R = _rows(kind, N, K, &labels[0] if labels.shape[0] > 0 else NULL,
+              &targets[0, 0] if targets.shape[0] > 0 else NULL,
+              &sample_weight[0] if sample_weight.shape[0] > 0 else NULL,
+              &class_weight[0] if class_weight.shape[0] > 0 else NULL,
+              has_ignore, ignore_index, smoothing, margin, gamma, eps, log_input, scale,
+              hess_floor, weights_only)
     cdef floating* op = &out[0] if out.shape[0] > 0 else NULL
     cdef floating* gp = &g[0, 0] if g.shape[0] > 0 else NULL
     cdef floating* hp = &h[0, 0] if h.shape[0] > 0 else NULL
@@ -748,24 +765,8 @@ def fast_rows(int op, object y_true, object y_pred, Py_ssize_t max_size, tuple c
     for i in range(N):
         if lp[i] < 0 or lp[i] >= K:
             return None
-    cdef rows_t R
-    R.kind = config[0]
-    R.n_rows = N
-    R.n_classes = K
-    R.labels = lp
-    R.targets = NULL
-    R.sample_weight = NULL
-    R.class_weight = NULL
-    R.has_ignore = False      # run()'s defaults from here on
-    R.ignore_index = 0
-    R.smoothing = 0.0
-    R.margin = 1.0
-    R.gamma = 0.0
-    R.eps = 0.0
-    R.log_input = False
-    R.scale = 1.0 / <double> N if op != FAST_VALUE else 1.0
-    R.hess_floor = 0.0
-    R.weights_only = False
+    cdef rows_t R = _rows(config[0], N, K, lp, NULL, NULL, NULL, False, 0, 0.0, 1.0, 0.0, 0.0,
+                          False, 1.0 / <double> N if op != FAST_VALUE else 1.0, 0.0, False)
     cdef object grad = None
     cdef void* gp = NULL
     if op != FAST_VALUE:
