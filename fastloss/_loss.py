@@ -139,13 +139,18 @@ class Loss:
 
     # Public API: validation of the common keywords, then the family's implementation.
 
+    def _try_fast(self, op, y_true, y_pred, sample_weight, reduction, out, params):
+        """The fast path's result for a plain call (mean, no weights, out or parameters), or
+        None: then the general path runs."""
+        if (self._fast is None or out is not None or sample_weight is not None or params
+                or type(reduction) is not str or reduction != "mean"):
+            return None
+        return self._fast(op, y_true, y_pred, _threads.SERIAL_THRESHOLD, self._fast_config)
+
     def __call__(self, y_true, y_pred, *, sample_weight=None, reduction="mean", **params):
-        if (self._fast is not None and sample_weight is None and not params
-                and type(reduction) is str and reduction == "mean"):
-            value = self._fast(_FAST_VALUE, y_true, y_pred, _threads.SERIAL_THRESHOLD,
-                               self._fast_config)
-            if value is not None:
-                return value
+        value = self._try_fast(_FAST_VALUE, y_true, y_pred, sample_weight, reduction, None, params)
+        if value is not None:
+            return value
         V.check_reduction(reduction)
         return self._value(y_true, y_pred, sample_weight, reduction, self.bind(params))
 
@@ -171,24 +176,19 @@ class Loss:
 
     def grad(self, y_true, y_pred, *, sample_weight=None, reduction="mean", out=None, **params):
         """Derivative of the reduced loss with respect to y_pred (shape and dtype of y_pred)."""
-        if (self._fast is not None and out is None and sample_weight is None and not params
-                and type(reduction) is str and reduction == "mean"):
-            grad = self._fast(_FAST_GRAD, y_true, y_pred, _threads.SERIAL_THRESHOLD,
-                              self._fast_config)
-            if grad is not None:
-                return grad
+        grad = self._try_fast(_FAST_GRAD, y_true, y_pred, sample_weight, reduction, out, params)
+        if grad is not None:
+            return grad
         V.check_reduction(reduction)
         return self._grad(y_true, y_pred, sample_weight, reduction, out, self.bind(params))
 
     def value_and_grad(self, y_true, y_pred, *, sample_weight=None, reduction="mean", out=None,
                        **params):
         """(value, grad) from one pass over the data."""
-        if (self._fast is not None and out is None and sample_weight is None and not params
-                and type(reduction) is str and reduction == "mean"):
-            both = self._fast(_FAST_VALUE_AND_GRAD, y_true, y_pred, _threads.SERIAL_THRESHOLD,
-                              self._fast_config)
-            if both is not None:
-                return both
+        both = self._try_fast(_FAST_VALUE_AND_GRAD, y_true, y_pred, sample_weight, reduction, out,
+                              params)
+        if both is not None:
+            return both
         V.check_reduction(reduction)
         return self._value_and_grad(y_true, y_pred, sample_weight, reduction, out,
                                     self.bind(params))
