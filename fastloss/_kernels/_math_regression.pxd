@@ -5,7 +5,8 @@ Each loss X has closs_X (value), cgrad_X (d loss / d p), closs_grad_X (both, sha
 cgrad_hess_X (first and second derivative). All in double; NaN in gives NaN out. These are
 `cimport`-able by other Cython code (see fastloss/__init__.pxd).
 """
-from libc.math cimport fabs, exp, log1p, sinh, tanh, M_LN2
+from libc.math cimport fabs
+from fastloss._kernels._vmath cimport fl_exp, fl_log1p_unit
 from fastloss._kernels._common cimport loss_grad_t, grad_hess_t, sign_nan
 
 # ---------------------------------------------------------------------------- mse: (y - p)^2
@@ -112,31 +113,89 @@ cdef inline grad_hess_t cgrad_hess_quantile(double y, double p, double alpha) no
     return out
 
 # ---------------------------------------------------------------------------- log_cosh
-# log(cosh(r)), r = p - y. For |r| < 1: log1p(2 sinh(r/2)^2) keeps full relative precision near 0
-# (the r^2/2 regime); beyond: |r| - log 2 + log1p(exp(-2|r|)) never overflows.
+# log(cosh(r)), r = p - y; gradient tanh(r), second derivative 1 - tanh(r)^2. Branch-free (both
+# forms computed, then selected), so the loops vectorize with _vmath's exp and log1p:
+#   |r| < 0.75: with t = r^2, log cosh r = t/2 + t^2 S(t) and tanh r = r + r t Q(t),
+#     S and Q fitted by tools/fit_log_cosh.py (their own error is far below 2^-53 of the result);
+#   beyond: with e = exp(-2|r|) <= 0.223, log cosh r = (|r| - log 2) + log1p(e) and
+#     |tanh r| = 1 - 2e / (1 + e), with no cancellation left at this distance from 0.
+# The second derivative 4e / (1 + e)^2 has no cancellation anywhere; 1 + e is carried with its
+# rounding error (Fast2Sum), which the quotient would otherwise double.
+# Worst errors (fastloss accuracy, and a dense sweep in tests/test_regression.py): value and
+# gradient 1.5 ulp, second derivative 3 ulp (the last from exp's own < 1 ulp).
 
+cdef inline double _log_cosh_s(double t) noexcept nogil:
+    # (log cosh(r) / t - 1/2) / t on t = r^2 in [0, 0.5625]
+    cdef double s = 1.888776450546259e-07
+    s = s * t + -1.145913138246303e-06
+    s = s * t + 4.0372692852773446e-06
+    s = s * t + -1.1772306195155206e-05
+    s = s * t + 3.271683462977627e-05
+    s = s * t + -9.097530131359227e-05
+    s = s * t + 0.00025657838426663623
+    s = s * t + -0.0007386027476097365
+    s = s * t + 0.0021869488413094962
+    s = s * t + -0.006746031745663464
+    s = s * t + 0.022222222222217893
+    s = s * t + -0.08333333333333333
+    return s
 
+cdef inline double _tanh_q(double t) noexcept nogil:
+    # (tanh(r) / r - 1) / t on t = r^2 in [0, 0.5625]
+    cdef double s = -1.6408599646831444e-06
+    s = s * t + 1.0048053928129499e-05
+    s = s * t + -3.449472469998217e-05
+    s = s * t + 9.42476297649358e-05
+    s = s * t + -0.00023809406936979282
+    s = s * t + 0.0005897469986953327
+    s = s * t + -0.0014557818253310693
+    s = s * t + 0.0035921213885060418
+    s = s * t + -0.008863234987439102
+    s = s * t + 0.021869488509711037
+    s = s * t + -0.05396825396758208
+    s = s * t + 0.13333333333332661
+    s = s * t + -0.3333333333333333
+    return s
+
+ctypedef struct log_cosh_t:
+    double loss
+    double grad
+    double hess
+
+cdef inline log_cosh_t _log_cosh(double r) noexcept nogil:
+    cdef double a = fabs(r), t = r * r
+    cdef double e = fl_exp(-2.0 * a)
+    cdef double one_e = 1.0 + e
+    cdef double one_e_err = e - (one_e - 1.0)   # 1 + e = one_e + one_e_err exactly (e <= 1)
+    cdef double small_loss = 0.5 * t + t * (t * _log_cosh_s(t))
+    cdef double small_grad = r + r * (t * _tanh_q(t))
+    cdef double big_loss = (a - 0.6931471805599453) + fl_log1p_unit(e)
+    cdef double big_tanh = 1.0 - 2.0 * e / one_e
+    cdef bint small = a < 0.75   # the split of tools/fit_log_cosh.py
+    cdef log_cosh_t out
+    # NaN r fails `small` and takes the exp/log1p forms, which keep it NaN; r = +-inf gives
+    # e = 0: loss inf, gradient +-1, second derivative 0.
+    out.loss = small_loss if small else big_loss
+    out.grad = small_grad if small else (-big_tanh if r < 0.0 else big_tanh)
+    out.hess = 4.0 * e / (one_e * one_e) * (1.0 - 2.0 * one_e_err / one_e)
+    return out
 
 cdef inline double closs_log_cosh(double y, double p) noexcept nogil:
-    cdef double r = p - y, a = fabs(r), s
-    if a < 1.0:
-        s = sinh(0.5 * r)
-        return log1p(2.0 * s * s)
-    return (a - M_LN2) + log1p(exp(-2.0 * a))
+    return _log_cosh(p - y).loss
 
 cdef inline double cgrad_log_cosh(double y, double p) noexcept nogil:
-    return tanh(p - y)
+    return _log_cosh(p - y).grad
 
 cdef inline loss_grad_t closs_grad_log_cosh(double y, double p) noexcept nogil:
+    cdef log_cosh_t f = _log_cosh(p - y)
     cdef loss_grad_t out
-    out.loss = closs_log_cosh(y, p)
-    out.grad = cgrad_log_cosh(y, p)
+    out.loss = f.loss
+    out.grad = f.grad
     return out
 
 cdef inline grad_hess_t cgrad_hess_log_cosh(double y, double p) noexcept nogil:
-    # 1 - tanh^2 = 4t / (1 + t)^2 with t = exp(-2|r|): no cancellation for large |r|.
-    cdef double r = p - y, t = exp(-2.0 * fabs(r))
+    cdef log_cosh_t f = _log_cosh(p - y)
     cdef grad_hess_t out
-    out.grad = tanh(r)
-    out.hess = 4.0 * t / ((1.0 + t) * (1.0 + t))
+    out.grad = f.grad
+    out.hess = f.hess
     return out

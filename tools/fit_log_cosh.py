@@ -1,0 +1,38 @@
+"""Fit the polynomials of log_cosh's kernel near 0 (fastloss/_kernels/_math_regression.pxd).
+
+For |r| < LOG_COSH_SPLIT the kernel computes, with t = r^2,
+    log cosh(r) = t/2 + t^2 S(t)        tanh(r) = r + r t Q(t)
+and beyond it the exp/log1p forms, which lose relative precision as |r| -> 0. S and Q are
+Chebyshev interpolants (mpmath.chebyfit at 80 digits) of the exact remainders on [0, split^2];
+their own error is far below 2^-53 of the result, so the rounding of the float64 Horner
+evaluation decides the accuracy (checked against mpmath by tests/test_regression.py and
+`fastloss accuracy`).
+
+    python3 tools/fit_log_cosh.py        # prints the coefficients, highest degree first
+"""
+import mpmath as mp
+
+SPLIT = 0.75
+DEGREES = {"S": 11, "Q": 12}
+
+
+def remainder_s(t):
+    return (mp.log(mp.cosh(mp.sqrt(t))) / t - mp.mpf(1) / 2) / t
+
+
+def remainder_q(t):
+    r = mp.sqrt(t)
+    return (mp.tanh(r) / r - 1) / t
+
+
+def main():
+    mp.mp.dps = 80
+    for name, f in (("S", remainder_s), ("Q", remainder_q)):
+        poly, err = mp.chebyfit(f, [mp.mpf(0), mp.mpf(SPLIT) ** 2], DEGREES[name] + 1, error=True)
+        print(f"# {name}: degree {DEGREES[name]}, interpolation error {mp.nstr(err, 3)}")
+        for c in poly:
+            print(repr(float(c)))
+
+
+if __name__ == "__main__":
+    main()
