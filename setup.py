@@ -56,7 +56,8 @@ HEADERS = ["_vmath.h", "_omp_shim.h"]
 # _parallel for the bandwidth probe (fastloss.bench.probe): its floor must use the same vector
 # width as the kernels it is compared with.
 DISPATCHED = {"fastloss._kernels._regression", "fastloss._kernels._binary",
-              "fastloss._kernels._multiclass", "fastloss._kernels._parallel"}
+              "fastloss._kernels._multiclass", "fastloss._kernels._penalties",
+              "fastloss._kernels._parallel"}
 
 # Runtime dispatch (NumPy's approach): the baseline build runs on any x86-64; these variants are
 # compiled next to it and fastloss._kernels._dispatch imports the best one the CPU supports.

@@ -23,8 +23,10 @@ import numpy as np
 
 from fastloss import _threads
 from fastloss import _validation as V
-from fastloss._kernels import _penalties
+from fastloss._kernels._dispatch import load
 from fastloss._loss import Param, get as get_loss
+
+_penalties = load("_penalties")
 
 
 class Penalty:

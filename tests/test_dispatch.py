@@ -10,7 +10,7 @@ import pytest
 import fastloss as fl
 from fastloss._kernels import _dispatch
 
-DISPATCHED = [m for m in ("_regression", "_binary", "_multiclass")
+DISPATCHED = [m for m in ("_regression", "_binary", "_multiclass", "_penalties")
               if _dispatch.import_variant(m, "baseline") is not None]
 
 
@@ -23,7 +23,8 @@ def test_the_best_supported_variant_is_loaded():
     assert best in fl.config()["kernel_variant"]
 
 
-FAMILY = {"_regression": "regression", "_binary": "binary", "_multiclass": "multiclass"}
+FAMILY = {"_regression": "regression", "_binary": "binary", "_multiclass": "multiclass",
+          "_penalties": "penalty"}
 
 # Runs in a fresh process with FASTLOSS_KERNEL_VARIANT set: a digest of every result bit.
 PROBE = """
@@ -33,14 +34,14 @@ import fastloss as fl
 family = sys.argv[1]
 rng = np.random.default_rng(0)
 out = []
-for name in fl.available():
-    loss = fl.get(name)
+for loss in [fl.get(n) for n in fl.available()] + [fl.l1_penalty, fl.l2_penalty, fl.elastic_net]:
+    name = loss.name
     if loss.family != family:
         continue
     for dtype in (np.float64, np.float32):
         args = loss.make_inputs(60_000, dtype, rng)
         v, g = loss.value_and_grad(*args)
-        gh = loss.grad_hess(*args)
+        gh = loss.grad_hess(*args) if hasattr(loss, "grad_hess") else (g, g)   # penalties: none
         digest = hashlib.sha1(g.tobytes() + gh[0].tobytes() + gh[1].tobytes()).hexdigest()
         out.append((name, float(v).hex(), digest))
 print(out)

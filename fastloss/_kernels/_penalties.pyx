@@ -26,27 +26,45 @@ cdef inline double _grad_one(double x, double c1, double c2) noexcept nogil:
     return c1 * sign_nan(x) + c2 * x
 
 
-cdef inline void _block(const floating* x, floating* g, double c1, double c2,
-                        Py_ssize_t start, Py_ssize_t stop, double* s1, double* s2) noexcept nogil:
-    """Sums of |x| and x^2 over [start, stop); writes g there when g != NULL."""
-    cdef double acc1[LANES]
-    cdef double acc2[LANES]
+cdef inline void _lanes(const floating* x, Py_ssize_t start, Py_ssize_t stop, bint want_abs,
+                        bint want_sq, double* acc1, double* acc2) noexcept nogil:
+    """acc1[k % LANES] += |x|, acc2[k % LANES] += x^2 over [start, stop), only the sums wanted
+    (each call passes constants, so the compiler makes one lean loop per case)."""
     cdef Py_ssize_t i, j, body = start + ((stop - start) // LANES) * LANES
     cdef double v
-    for j in range(LANES):
-        acc1[j] = 0.0
-        acc2[j] = 0.0
     i = start
     while i < body:
         for j in range(LANES):
             v = x[i + j]
-            acc1[j] += fabs(v)
-            acc2[j] += v * v
+            if want_abs:
+                acc1[j] += fabs(v)
+            if want_sq:
+                acc2[j] += v * v
         i += LANES
     for i in range(body, stop):
         v = x[i]
-        acc1[i - body] += fabs(v)
-        acc2[i - body] += v * v
+        if want_abs:
+            acc1[i - body] += fabs(v)
+        if want_sq:
+            acc2[i - body] += v * v
+
+
+cdef inline void _block(const floating* x, floating* g, double c1, double c2,
+                        Py_ssize_t start, Py_ssize_t stop, double* s1, double* s2) noexcept nogil:
+    """Sums of |x| and x^2 over [start, stop), each only if its coefficient is not 0 (else 0:
+    the value leaves that term out); writes g there when g != NULL."""
+    cdef double acc1[LANES]
+    cdef double acc2[LANES]
+    cdef Py_ssize_t i, j
+    for j in range(LANES):
+        acc1[j] = 0.0
+        acc2[j] = 0.0
+    if c1 != 0.0 and c2 != 0.0:
+        _lanes(x, start, stop, True, True, acc1, acc2)
+    elif c1 != 0.0:
+        _lanes(x, start, stop, True, False, acc1, acc2)
+    elif c2 != 0.0:
+        _lanes(x, start, stop, False, True, acc1, acc2)
     s1[0] = combine_lanes(acc1)
     s2[0] = combine_lanes(acc2)
     if g != NULL:
@@ -55,7 +73,8 @@ cdef inline void _block(const floating* x, floating* g, double c1, double c2,
 
 
 def sums(const floating[::1] w, floating[::1] g, double c1, double c2, int n_threads):
-    """(sum |w|, sum w^2) in float64; when g is given, g = c1 sign(w) + c2 w in the same pass."""
+    """(sum |w|, sum w^2) in float64, a sum whose coefficient is 0 not computed (0.0); when g
+    is given, g = c1 sign(w) + c2 w in the same pass."""
     cdef Py_ssize_t n = w.shape[0], nb = (n + BLOCK - 1) // BLOCK, b, start
     cdef double* parts
     cdef double s1, s2
