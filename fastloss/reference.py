@@ -326,10 +326,10 @@ def row_value(name, target, p, sample_weight=None, reduction="mean", **params):
 def row_grad(name, target, p, sample_weight=None, reduction="mean", **params):
     """d(reduced loss)/dp, shape (N, K), in float64."""
     target, p, s = _rows_prepare(target, p, sample_weight)
-    g = s[:, None] * ROW_LOSSES[name][1](target, p, **params)
-    if reduction == "mean":
-        g = g / np.sum(s * _row_weights(name, target, p, **params))
-    return g
+    if reduction == "mean":   # the weight scaled first, as the kernels do: s * g alone may overflow
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s = s / np.sum(s * _row_weights(name, target, p, **params))
+    return s[:, None] * ROW_LOSSES[name][1](target, p, **params)
 
 
 def row_grad_hess(name, target, p, sample_weight=None, hess_floor=0.0, **params):
@@ -520,10 +520,10 @@ def grad(name, y, p, sample_weight=None, reduction="mean", **params):
     y = np.asarray(y, dtype=np.float64)
     p = np.asarray(p, dtype=np.float64)
     w = _weights(sample_weight, p.shape)
-    g = w * LOSSES[name][1](y, p, **params)
-    if reduction == "mean":
-        g = g / np.sum(w)
-    return g
+    if reduction == "mean":   # the weight scaled first, as the kernels do: w * g alone may overflow
+        with np.errstate(divide="ignore", invalid="ignore"):
+            w = w / np.sum(w)
+    return w * LOSSES[name][1](y, p, **params)
 
 
 def grad_hess(name, y, p, sample_weight=None, hess_floor=0.0, **params):

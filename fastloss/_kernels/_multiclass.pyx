@@ -18,7 +18,7 @@ from libc.math cimport INFINITY, NAN, log, pow
 from libc.stdlib cimport malloc, free
 
 from fastloss._kernels._common cimport BLOCK, LANES, combine_lanes, pairwise_sum
-from fastloss._kernels._vmath cimport fl_exp, fl_log1p
+from fastloss._kernels._vmath cimport fl_exp, fl_log, fl_log1p
 cimport numpy as cnp
 from fastloss._kernels._fastpath cimport (FAST_VALUE, FAST_GRAD, FAST_VALUE_AND_GRAD, ready,
                                          float_code)
@@ -66,6 +66,8 @@ ctypedef struct rows_t:
     double scale                   # gradient factor (1 / total weight for "mean")
     double hess_floor
     bint weights_only              # only sum the row weights (the "mean" denominator)
+    bint grad_only                 # the row losses are not wanted (grad, grad_hess): a kind
+                                   # may skip them (kl_divergence does) and sum 0
 
 
 # ------------------------------------------------------------------------------ softmax helpers
@@ -360,8 +362,10 @@ cdef inline double _row_softmax_focal(const rows_t* R, const floating* z, Py_ssi
 #   to ~3 ulp from s = (p - q) / (p + q) (_kl_q_phi), free of cancellation;
 # - elsewhere it is p_k log(r_k), r_k = p_k / q_k rounded once (log p_k - log q_k would lose
 #   ulp(log p_k), 1e-13 at p_k = 1e-300), or log p_k - log q_k where r_k over/underflows;
-# - all the parts of a row are summed with compensation (TwoSum), so the sum adds
-#   ~1 ulp of the result whatever K and the cancellation between the exact parts p_k - q_k.
+# - all the parts of a row are summed with compensation (TwoSum, in LANES lanes), so the sum
+#   adds ~1 ulp of the result whatever K and the cancellation between the exact parts p_k - q_k.
+# The parts are computed branch-free into scratch (the log is _vmath's, so the loop vectorizes),
+# then summed; a gradient-only call (R.grad_only) computes none of them.
 # Measured: <= 2.1 ulp on the accuracy grid, 1.1 at the issue's points (21 ulp before, at
 # p = [.25, .25, .5], q = [.2, .3, .5]; 31 ulp at p = [.3, .7], q = [.31, .69]).
 
@@ -396,42 +400,118 @@ cdef inline void _kl_add(double t, double* total, double* comp) noexcept nogil:
     total[0] = s
 
 
-cdef inline double _row_kl_divergence(const rows_t* R, const floating* x, const double* t,
-                                      floating* g, floating* h, double gscale,
-                                      double hweight) noexcept nogil:
-    cdef Py_ssize_t K = R.n_classes, j
-    cdef double pj, xj, r, log_r, q_phi, loss = 0.0, comp = 0.0, d1, d2
-    cdef bint near
-    for j in range(K):
-        pj = t[j]
-        xj = x[j]
-        if pj != 0.0:
-            if R.log_input:
-                _kl_add(pj * (log(pj) - xj), &loss, &comp)
-                d1 = -pj
-                d2 = 0.0
-            else:
-                # Both forms are computed and one is selected: a branch on the ratio would be
-                # mispredicted half the time on random rows (the log dominates either way).
-                r = pj / xj
-                log_r = log(r)
-                if not (2.2250738585072014e-308 <= r < INFINITY):   # rare: r over/underflowed
-                    log_r = log(pj) - log(xj)                        # (|log r| > 700), or NaN
-                q_phi = _kl_q_phi(pj, xj)
-                near = 0.5 <= r <= 2.0
-                _kl_add((pj - xj) if near else pj * log_r, &loss, &comp)
-                _kl_add(q_phi if near else 0.0, &loss, &comp)
-                d1 = -pj / xj
-                d2 = (pj / xj) / xj   # not pj / (xj * xj): xj * xj underflows below 1e-162
-        else:
-            if xj != xj:
-                loss += xj
-            d1 = 0.0 * xj if xj == xj else xj
-            d2 = d1
-        _store(g, h, j, d1, d2, gscale, hweight, R.hess_floor)
-    if loss - loss != 0.0:     # inf or NaN: the compensation is meaningless (inf - inf)
-        return loss
-    return loss + comp
+cdef inline double _kl_parts(const rows_t* R, const floating* xin, const double* t, Py_ssize_t m,
+                             double* a, double* b) noexcept nogil:
+    """The two parts a[k], b[k] of the divergence of each of m elements (classes of whole rows,
+    flat), in a branch-free loop that vectorizes whatever K; returns the number of elements whose
+    ratio p / q left the normal range (rare: their log is redone by _kl_fix)."""
+    cdef Py_ssize_t k
+    cdef const double* x
+    if floating is float:
+        # float32 predictions are widened into a first (the loop below reads each x[k] before
+        # it writes a[k]): gcc does not vectorize the mixed float/double loop.
+        for k in range(m):
+            a[k] = xin[k]
+        x = a
+    else:
+        x = xin
+    cdef double pj, xj, r, far, near_q_phi, at_zero, split_a, split_b, bad, n_bad = 0.0
+    # Every value is computed before the selects, which only choose (as in _math_binary.pxd):
+    # gcc if-converts that form, so the loops vectorize.
+    if R.log_input:
+        for k in range(m):
+            pj = t[k]
+            xj = x[k]
+            far = pj * (fl_log(pj) - xj)
+            at_zero = 0.0 if xj == xj else xj   # 0 log 0 = 0, or the NaN of a NaN input
+            a[k] = at_zero if pj == 0.0 else far
+            b[k] = 0.0
+        return 0.0
+    for k in range(m):
+        pj = t[k]
+        xj = x[k]
+        r = pj / xj
+        far = pj * fl_log(r)
+        near_q_phi = _kl_q_phi(pj, xj)
+        at_zero = 0.0 if xj == xj else xj
+        # near = 0.5 <= r <= 2 as two selects (Cython writes `and` as branches, which stop
+        # the vectorizer); zero = p == 0.
+        split_a = (pj - xj) if r >= 0.5 else far
+        split_b = near_q_phi if r >= 0.5 else 0.0
+        split_a = split_a if r <= 2.0 else far
+        split_b = split_b if r <= 2.0 else 0.0
+        a[k] = at_zero if pj == 0.0 else split_a
+        b[k] = 0.0 if pj == 0.0 else split_b
+        # r rounded to a subnormal or 0 (precision lost), inf, or NaN: redone apart
+        bad = 0.0 if r >= 2.2250738585072014e-308 else 1.0
+        bad = 1.0 if r == INFINITY else bad
+        n_bad += 0.0 if pj == 0.0 else bad
+    return n_bad
+
+
+cdef inline void _kl_fix(const floating* x, const double* t, Py_ssize_t m,
+                         double* a) noexcept nogil:
+    """p (log p - log q) for the elements whose ratio over/underflowed (|log r| > 700), or NaN."""
+    cdef Py_ssize_t k
+    cdef double pj, xj, r
+    for k in range(m):
+        pj = t[k]
+        xj = x[k]
+        r = pj / xj
+        if pj != 0.0 and not (2.2250738585072014e-308 <= r < INFINITY):
+            a[k] = pj * (log(pj) - log(xj))
+
+
+cdef void _block_kl(const rows_t* R, const floating* z, floating* out, floating* g, floating* h,
+                    Py_ssize_t start, Py_ssize_t stop, double* scratch,
+                    double* loss_sum, double* weight_sum) noexcept nogil:
+    """_block for kl_divergence: the parts of every element of the block in one flat loop, then
+    each row's parts summed with compensation (TwoSum) in the order a_0, b_0, a_1, b_1, ...,
+    rows side by side (the loop over rows vectorizes). A gradient-only call (R.grad_only) sums
+    no loss. scratch: 2 (n K + n) doubles for the block's n rows."""
+    cdef Py_ssize_t K = R.n_classes, n = stop - start, m = n * K, i, j
+    cdef const floating* x = z + start * K
+    cdef const double* t = R.targets + start * K
+    cdef double* a = scratch
+    cdef double* b = a + m
+    cdef double* total = b + m
+    cdef double* comp = total + n
+    cdef double w, pj, xj, d1, d2, loss, acc = 0.0, wacc = 0.0
+    if g != NULL or h != NULL:
+        for i in range(n):
+            w = 1.0 if R.sample_weight == NULL else R.sample_weight[start + i]
+            for j in range(K):
+                pj = t[i * K + j]
+                xj = x[i * K + j]
+                d1 = -pj if R.log_input else -pj / xj
+                d2 = 0.0 if R.log_input else (pj / xj) / xj   # not pj / xj^2: underflows < 1e-162
+                d1 = (0.0 * xj if xj == xj else xj) if pj == 0.0 else d1
+                d2 = (0.0 * xj if xj == xj else xj) if pj == 0.0 else d2
+                _store(g + (start + i) * K if g != NULL else NULL,
+                       h + (start + i) * K if h != NULL else NULL, j, d1, d2, w * R.scale, w,
+                       R.hess_floor)
+    if not R.grad_only:
+        if _kl_parts(R, x, t, m, a, b) != 0.0:
+            _kl_fix(x, t, m, a)
+        for i in range(n):
+            total[i] = 0.0
+            comp[i] = 0.0
+        for j in range(K):
+            for i in range(n):
+                _kl_add(a[i * K + j], &total[i], &comp[i])
+                _kl_add(b[i * K + j], &total[i], &comp[i])
+    for i in range(n):
+        w = 1.0 if R.sample_weight == NULL else R.sample_weight[start + i]
+        wacc += w
+        if R.grad_only:
+            continue
+        # inf or NaN: the compensation is meaningless (inf - inf)
+        loss = w * (total[i] if total[i] - total[i] != 0.0 else total[i] + comp[i])
+        acc += loss
+        if out != NULL:
+            out[start + i] = <floating> loss
+    loss_sum[0] = acc
+    weight_sum[0] = wacc
 
 
 # ------------------------------------------------------------------------------ the driver
@@ -445,9 +525,7 @@ cdef inline double _row(const rows_t* R, const floating* z, Py_ssize_t label, co
         return _row_categorical_cross_entropy(R, z, label, t, g, h, gscale, hweight)
     if R.kind == MULTICLASS_HINGE:
         return _row_multiclass_hinge(R, z, label, g, h, gscale, hweight)
-    if R.kind == SOFTMAX_FOCAL:
-        return _row_softmax_focal(R, z, label, e, g, h, gscale, hweight)
-    return _row_kl_divergence(R, z, t, g, h, gscale, hweight)
+    return _row_softmax_focal(R, z, label, e, g, h, gscale, hweight)   # (kl_divergence: _block_kl)
 
 
 cdef inline double _shift_select(double z, double m) noexcept nogil:
@@ -597,6 +675,9 @@ cdef void _block(const rows_t* R, const floating* z, floating* out, floating* g,
             and R.class_weight == NULL and not R.has_ignore and h == NULL and not R.weights_only):
         _block_ce_labels(R, z, out, g, start, stop, e, loss_sum, weight_sum)
         return
+    if R.kind == KL_DIVERGENCE and not R.weights_only:
+        _block_kl(R, z, out, g, h, start, stop, e, loss_sum, weight_sum)
+        return
     for i in range(start, stop):
         w = 1.0 if R.sample_weight == NULL else R.sample_weight[i]
         if R.labels != NULL:
@@ -657,7 +738,7 @@ cdef inline rows_t _rows(int kind, Py_ssize_t N, Py_ssize_t K, const Py_ssize_t*
                          const double* class_weight, bint has_ignore, Py_ssize_t ignore_index,
                          double smoothing, double margin, double gamma, double eps,
                          bint log_input, double scale, double hess_floor,
-                         bint weights_only) noexcept nogil:
+                         bint weights_only, bint grad_only) noexcept nogil:
     """The rows_t of a call (run() and fast_rows build it here, field by field once)."""
     cdef rows_t R
     R.kind = kind
@@ -677,6 +758,7 @@ cdef inline rows_t _rows(int kind, Py_ssize_t N, Py_ssize_t K, const Py_ssize_t*
     R.scale = scale
     R.hess_floor = hess_floor
     R.weights_only = weights_only
+    R.grad_only = grad_only
     return R
 
 
@@ -686,7 +768,7 @@ def run(int kind, const floating[:, ::1] z, const Py_ssize_t[::1] labels,
         floating[:, ::1] h, *, bint has_ignore=False, Py_ssize_t ignore_index=0,
         double smoothing=0.0, double margin=1.0, double gamma=0.0, double eps=0.0,
         bint log_input=False, double scale=1.0, double hess_floor=0.0,
-        bint weights_only=False, int n_threads=1, double[::1] block_sums=None,
+        bint weights_only=False, bint grad_only=False, int n_threads=1, double[::1] block_sums=None,
         Py_ssize_t block_rows=0):
     """(sum of w * row loss, sum of row weights) over the rows of z, writing what is asked.
 
@@ -711,7 +793,7 @@ def run(int kind, const floating[:, ::1] z, const Py_ssize_t[::1] labels,
               &sample_weight[0] if sample_weight.shape[0] > 0 else NULL,
               &class_weight[0] if class_weight.shape[0] > 0 else NULL,
               has_ignore, ignore_index, smoothing, margin, gamma, eps, log_input, scale,
-              hess_floor, weights_only)
+              hess_floor, weights_only, grad_only)
     cdef floating* op = &out[0] if out.shape[0] > 0 else NULL
     cdef floating* gp = &g[0, 0] if g.shape[0] > 0 else NULL
     cdef floating* hp = &h[0, 0] if h.shape[0] > 0 else NULL
@@ -766,7 +848,8 @@ def fast_rows(int op, object y_true, object y_pred, Py_ssize_t max_size, tuple c
         if lp[i] < 0 or lp[i] >= K:
             return None
     cdef rows_t R = _rows(config[0], N, K, lp, NULL, NULL, NULL, False, 0, 0.0, 1.0, 0.0, 0.0,
-                          False, 1.0 / <double> N if op != FAST_VALUE else 1.0, 0.0, False)
+                          False, 1.0 / <double> N if op != FAST_VALUE else 1.0, 0.0, False,
+                          False)
     cdef object grad = None
     cdef void* gp = NULL
     if op != FAST_VALUE:

@@ -87,7 +87,7 @@ class MulticlassLoss(Loss):
         return a, kwargs
 
     def _run(self, a, kwargs, out=None, g=None, h=None, scale=1.0, hess_floor=0.0,
-             weights_only=False, **blocks):
+             weights_only=False, grad_only=False, **blocks):
         kw = dict(kwargs)
         class_weight = kw.pop("class_weight")
         empty_p1 = np.empty(0, dtype=a.pdtype)
@@ -101,6 +101,7 @@ class MulticlassLoss(Loss):
                    empty_p2 if g is None else g,
                    empty_p2 if h is None else h,
                    scale=scale, hess_floor=hess_floor, weights_only=weights_only,
+                   grad_only=grad_only,
                    n_threads=_threads.threads_for(a.size), **kw, **blocks)
 
     def _weight_total(self, a, kwargs):
@@ -143,7 +144,7 @@ class MulticlassLoss(Loss):
         a, kwargs = self._prepare(y_true, y_pred, sample_weight, params)
         g = a.output(out)
         scale, _ = self._scale(a, kwargs, reduction)
-        self._run(a, kwargs, g=g, scale=scale)
+        self._run(a, kwargs, g=g, scale=scale, grad_only=True)
         return g
 
     def _value_and_grad(self, y_true, y_pred, sample_weight, reduction, out, params):
@@ -164,7 +165,7 @@ class MulticlassLoss(Loss):
         h = a.output(h_out, name="out[1]")
         if np.may_share_memory(g, h):
             raise ValueError("out[0] and out[1] must not overlap")
-        self._run(a, kwargs, g=g, h=h, hess_floor=hess_floor)
+        self._run(a, kwargs, g=g, h=h, hess_floor=hess_floor, grad_only=True)
         return g, h
 
 
