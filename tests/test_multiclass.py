@@ -608,3 +608,30 @@ def test_cross_entropy_block_paths_give_the_row_paths_bits(K, dtype):
     assert np.isnan(per_block[[8, 11, 12]]).all()
     assert np.isfinite(np.delete(per_block, [5, 6, 8, 9, 11, 12])).all()
     assert np.isnan(block[1][[8, 11, 12]]).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name, targets", [("categorical_cross_entropy", "labels"),
+                                           ("categorical_cross_entropy", "probabilities"),
+                                           ("kl_divergence", "probabilities")])
+def test_block_paths_nan_only_in_its_row(name, targets, dtype):
+    """The vectorized block paths (_block_cce, _block_kl) keep each row apart: a NaN anywhere
+    in a row, label class or not, makes that row NaN and no other, at block edges too (K = 10:
+    409 rows per block), and every other row matches the NumPy reference."""
+    rng = np.random.default_rng(3)
+    n, k = 2000, 10
+    q = rng.dirichlet(np.ones(k), size=n).astype(dtype)
+    y = rng.integers(0, k, n) if targets == "labels" else rng.dirichlet(np.ones(k), size=n)
+    nan_rows = [0, 408, 409, 817, 1999]
+    for r in nan_rows:
+        cls = (int(y[r]) + 3) % k if targets == "labels" else r % k   # not the label's class
+        q[r, cls] = np.nan
+    loss = fl.get(name)
+    per_row = loss(y, q, reduction="none")
+    assert np.flatnonzero(np.isnan(per_row)).tolist() == nan_rows
+    keep = np.setdiff1d(np.arange(n), nan_rows)
+    want = reference.value(name, y[keep], q[keep], None, "none")
+    np.testing.assert_allclose(per_row[keep], want, rtol=1e-6 if dtype == np.float32 else 1e-13)
+    g = loss.grad(y, q, reduction="sum")
+    assert np.array_equal(np.isnan(g), np.isnan(q))
+    assert math.isnan(loss(y, q)) and math.isnan(loss(y, q, reduction="sum"))

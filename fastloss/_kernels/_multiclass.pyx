@@ -231,31 +231,107 @@ cdef inline double _row_cross_entropy(const rows_t* R, const floating* z, Py_ssi
 # -sum_k t_k log(clip(q_k, eps, 1 - eps)). Derivative of the clipped loss: -t_k / q_k inside
 # [eps, 1 - eps], 0 where the clip is active; second derivative t_k / q_k^2 inside, 0 outside.
 
-cdef inline double _row_categorical_cross_entropy(const rows_t* R, const floating* q,
-                                                  Py_ssize_t label, const double* t,
-                                                  floating* g, floating* h, double gscale,
-                                                  double hweight) noexcept nogil:
-    cdef Py_ssize_t K = R.n_classes, j
-    cdef double lo = R.eps, hi = 1.0 - R.eps, tj, qj, qc, loss = 0.0, d1, d2
-    for j in range(K):
-        tj = (1.0 if j == label else 0.0) if t == NULL else t[j]
-        qj = q[j]
-        qc = lo if qj < lo else (hi if qj > hi else qj)     # NaN stays NaN
-        if tj != 0.0:
-            loss -= tj * log(qc)
-        elif qj != qj:
-            loss += qj
-        if qj < lo or qj > hi:
-            d1 = 0.0
-            d2 = 0.0
-        elif tj == 0.0:
-            d1 = 0.0 * qj      # 0, NaN for NaN
-            d2 = d1
+cdef inline double _cce_clip(double q, double lo, double hi) noexcept nogil:
+    cdef double qc = lo if q < lo else q     # two plain selects: NaN stays NaN
+    return hi if q > hi else qc
+
+
+cdef inline void _cce_derivatives(const rows_t* R, double tj, double qj, floating* g, floating* h,
+                                  Py_ssize_t j, double w) noexcept nogil:
+    """Store the derivatives of -t log(clip(q)) at class j: -t / q and t / q^2 inside the clip,
+    0 where it is active; 0 (NaN for NaN) where t = 0. Selects only, so the loops vectorize."""
+    cdef double d1 = -tj / qj, d2 = tj / (qj * qj)
+    d1 = 0.0 * qj if tj == 0.0 else d1
+    d2 = 0.0 * qj if tj == 0.0 else d2
+    d1 = 0.0 if (qj < R.eps) | (qj > 1.0 - R.eps) else d1
+    d2 = 0.0 if (qj < R.eps) | (qj > 1.0 - R.eps) else d2
+    _store(g, h, j, d1, d2, w * R.scale, w, R.hess_floor)
+
+
+cdef void _block_cce(const rows_t* R, const floating* z, floating* out, floating* g, floating* h,
+                     Py_ssize_t start, Py_ssize_t stop, double* scratch,
+                     double* loss_sum, double* weight_sum) noexcept nogil:
+    """_block for categorical_cross_entropy (every call: it has no row-by-row path).
+
+    Probability targets: the terms of every element of the block in one flat branch-free loop
+    (_vmath's log), then each row's terms summed in class order, rows side by side. Labels: one
+    log per row; the other classes only carry NaN, so they are summed only if the block has one.
+    A gradient-only call sums no loss. scratch: 2 n K + n doubles for the block's n rows.
+    """
+    cdef Py_ssize_t K = R.n_classes, n = stop - start, m = n * K, i, j, k, label = -1
+    cdef const floating* qin = z + start * K
+    cdef const double* q
+    cdef const double* t = R.targets + start * K if R.targets != NULL else NULL
+    cdef double* part = scratch
+    cdef double* total = part + m
+    cdef double* widened = total + n
+    cdef double lo = R.eps, hi = 1.0 - R.eps
+    cdef double w, tj, qj, term, nan_part, loss, acc = 0.0, wacc = 0.0
+    cdef floating n_nan
+    cdef floating* gi
+    cdef floating* hi_
+    if g != NULL or h != NULL:
+        for i in range(n):
+            w = 1.0 if R.sample_weight == NULL else R.sample_weight[start + i]
+            gi = g + (start + i) * K if g != NULL else NULL
+            hi_ = h + (start + i) * K if h != NULL else NULL
+            # Two loops, not one with a conditional load of t (which gcc does not vectorize).
+            if t == NULL:
+                label = R.labels[start + i]
+                for j in range(K):
+                    _cce_derivatives(R, 1.0 if j == label else 0.0, qin[i * K + j], gi, hi_, j, w)
+            else:
+                for j in range(K):
+                    _cce_derivatives(R, t[i * K + j], qin[i * K + j], gi, hi_, j, w)
+    if not R.grad_only:
+        for i in range(n):
+            total[i] = 0.0
+        if t != NULL:
+            if floating is float:   # widened first: gcc does not vectorize the mixed loop
+                for k in range(m):
+                    widened[k] = qin[k]
+                q = widened
+            else:
+                q = qin
+            for k in range(m):
+                tj = t[k]
+                qj = q[k]
+                term = -(tj * fl_log(_cce_clip(qj, lo, hi)))
+                nan_part = qj if qj != qj else 0.0
+                part[k] = term if tj != 0.0 else nan_part
+            _cce_row_sums(part, n, K, total)
         else:
-            d1 = -tj / qj
-            d2 = tj / (qj * qj)
-        _store(g, h, j, d1, d2, gscale, hweight, R.hess_floor)
-    return loss
+            n_nan = 0    # in the input's type: gcc does not vectorize the float/double mix
+            for k in range(m):
+                n_nan += 0 if qin[k] == qin[k] else 1
+            if n_nan != 0:    # rare: the NaN of each row, summed as the targets' terms are
+                for k in range(m):
+                    part[k] = qin[k] if qin[k] != qin[k] else 0.0
+                _cce_row_sums(part, n, K, total)
+            for i in range(n):      # the label's probabilities first, so the logs vectorize
+                widened[i] = _cce_clip(qin[i * K + R.labels[start + i]], lo, hi)
+            for i in range(n):
+                total[i] += -fl_log(widened[i])
+    for i in range(n):
+        w = 1.0 if R.sample_weight == NULL else R.sample_weight[start + i]
+        wacc += w
+        if R.grad_only:
+            continue
+        loss = w * total[i]
+        acc += loss
+        if out != NULL:
+            out[start + i] = <floating> loss
+    loss_sum[0] = acc
+    weight_sum[0] = wacc
+
+
+cdef inline void _cce_row_sums(const double* part, Py_ssize_t n, Py_ssize_t K,
+                               double* total) noexcept nogil:
+    """total[i] += part[i K + j] for j = 0, 1, ..., K - 1 in order, rows side by side."""
+    cdef Py_ssize_t i, j
+    for j in range(K):
+        for i in range(n):
+            total[i] += part[i * K + j]
 
 
 # ------------------------------------------------------------------------------ multiclass hinge
@@ -521,11 +597,10 @@ cdef inline double _row(const rows_t* R, const floating* z, Py_ssize_t label, co
                         double hweight) noexcept nogil:
     if R.kind == CROSS_ENTROPY:
         return _row_cross_entropy(R, z, label, t, e, g, h, gscale, hweight)
-    if R.kind == CATEGORICAL_CROSS_ENTROPY:
-        return _row_categorical_cross_entropy(R, z, label, t, g, h, gscale, hweight)
     if R.kind == MULTICLASS_HINGE:
         return _row_multiclass_hinge(R, z, label, g, h, gscale, hweight)
-    return _row_softmax_focal(R, z, label, e, g, h, gscale, hweight)   # (kl_divergence: _block_kl)
+    # (kl_divergence and categorical_cross_entropy: _block_kl, _block_cce)
+    return _row_softmax_focal(R, z, label, e, g, h, gscale, hweight)
 
 
 cdef inline double _shift_select(double z, double m) noexcept nogil:
@@ -678,6 +753,9 @@ cdef void _block(const rows_t* R, const floating* z, floating* out, floating* g,
     if R.kind == KL_DIVERGENCE and not R.weights_only:
         _block_kl(R, z, out, g, h, start, stop, e, loss_sum, weight_sum)
         return
+    if R.kind == CATEGORICAL_CROSS_ENTROPY and not R.weights_only:
+        _block_cce(R, z, out, g, h, start, stop, e, loss_sum, weight_sum)
+        return
     for i in range(start, stop):
         w = 1.0 if R.sample_weight == NULL else R.sample_weight[i]
         if R.labels != NULL:
@@ -711,7 +789,7 @@ cdef void _block(const rows_t* R, const floating* z, floating* out, floating* g,
 cdef inline Py_ssize_t _scratch_per_thread(Py_ssize_t K, Py_ssize_t rows) noexcept nogil:
     """Doubles of scratch a thread needs for blocks of `rows` rows: their logits transposed,
     their exponentials and 4 + LANES values per row (_block_ce_labels_narrow; the row-wise
-    phases use less)."""
+    phases, _block_kl and _block_cce use less)."""
     return 2 * rows * K + (4 + LANES) * rows
 
 

@@ -2,11 +2,13 @@
 
 - ``torch``: PyTorch on the CPU, ``torch.nn.functional`` for values (under ``no_grad``) and
   autograd (forward, then ``torch.autograd.grad``) for gradients; threads by
-  ``torch.set_num_threads``.
+  ``torch.set_num_threads``. A loss PyTorch has no function for (hinge, squared hinge, focal,
+  categorical cross-entropy from probabilities) is its formula in torch ops, as a PyTorch user
+  writes it (focal: torchvision's ``sigmoid_focal_loss``).
 - ``sklearn``: scikit-learn's Cython loss module ``sklearn._loss`` with ``n_threads``.
   It computes per-sample gradients, and some of its losses are halved (HalfSquaredError);
   the constant factor is applied outside the timed call, for the agreement check only.
-- ``jax``: the loss formula in ``jax.numpy`` under ``jax.jit`` (``jax.grad`` /
+- ``jax``: the loss formula in ``jax.numpy`` (``jax.nn``, ``jax.scipy.special``) under ``jax.jit`` (``jax.grad`` /
   ``jax.value_and_grad`` for gradients), timed with ``block_until_ready``, float64 enabled.
   XLA chooses its own CPU threads: the thread setting does not apply (the report says so).
 
@@ -194,6 +196,103 @@ def _torch_bce_with_logits(torch, case, op, n_threads):
     return _torch_elementwise("binary_cross_entropy_with_logits")(torch, case, op, n_threads)
 
 
+
+def _default_eps(eps, dtype):
+    """fastloss's clip of probabilities: eps, or by default the machine epsilon of the dtype."""
+    return float(np.finfo(dtype).eps) if eps is None else eps
+
+
+def _torch_formula(formula):
+    """Adapter for a loss PyTorch has no function for, written as a PyTorch user would with
+    torch ops: formula(torch, y, p, params, dtype) -> scalar tensor (gradient w.r.t. p)."""
+    def adapter(torch, case, op, n_threads):
+        pair = _two_arrays(case)
+        if pair is None:
+            return None
+        dtype = pair[1].dtype
+        y, p = (torch.from_numpy(np.ascontiguousarray(a)) for a in pair)
+        return _torch_impl(torch, op, n_threads,
+                           lambda t, q: formula(torch, t, q, case.params, dtype), (y, p), (1,))
+    return adapter
+
+
+def _torch_hinge(torch, y, s, params, dtype):
+    # (r + |r|) / 2 = max(r, 0) with the midpoint subgradient 1/2 at the kink, fastloss's and
+    # JAX's convention (torch.clamp passes 1 there: a float32 run has such points). Labels -1/+1.
+    r = params["margin"] - y * s
+    return ((r + r.abs()) * 0.5).mean()
+
+
+def _torch_squared_hinge(torch, y, s, params, dtype):
+    return torch.clamp(params["margin"] - y * s, min=0.0).square().mean()
+
+
+def _torch_focal(torch, y, z, params, dtype):
+    """torchvision.ops.sigmoid_focal_loss(reduction="mean"), its formula."""
+    p = torch.sigmoid(z)
+    ce = torch.nn.functional.binary_cross_entropy_with_logits(z, y, reduction="none")
+    p_t = p * y + (1 - p) * (1 - y)
+    loss = ce * (1 - p_t) ** params["gamma"]
+    if params["alpha"] >= 0:
+        loss = (params["alpha"] * y + (1 - params["alpha"]) * (1 - y)) * loss
+    return loss.mean()
+
+
+def _torch_bce(torch, case, op, n_threads):
+    """binary_cross_entropy(probabilities): torch clamps its log at -100 instead of clipping
+    the probability; the bench's probabilities (0.01 to 0.99) meet neither."""
+    pair = _two_arrays(case)
+    if pair is None:
+        return None
+    y, p = (torch.from_numpy(np.ascontiguousarray(a)) for a in pair)
+    fn = torch.nn.functional.binary_cross_entropy
+    return _torch_impl(torch, op, n_threads, lambda t, q: fn(q, t), (y, p), (1,))
+
+
+def _rows_pair(case):
+    """(targets, predictions (N, K)) of a row-wise case with labels (N,) or probability rows."""
+    if len(case.inputs) != 2:
+        return None
+    target, pred = (np.asarray(a) for a in case.inputs)
+    if pred.ndim != 2 or pred.dtype.kind != "f":
+        return None
+    if target.dtype.kind in "iu" and target.shape == pred.shape[:1]:
+        return target, pred
+    if target.shape == pred.shape and target.dtype.kind == "f":
+        return target.astype(pred.dtype), pred
+    return None
+
+
+def _torch_kl(torch, case, op, n_threads):
+    """kl_div(log q, p, reduction="batchmean"): the log of q is part of the timed call."""
+    pair = _rows_pair(case)
+    if pair is None or pair[0].dtype.kind in "iu":
+        return None
+    p, q = (torch.from_numpy(np.ascontiguousarray(a)) for a in pair)
+    fn = torch.nn.functional.kl_div
+    log_input = case.params.get("log_input")
+    forward = (lambda t, x: fn(x, t, reduction="batchmean")) if log_input else \
+        (lambda t, x: fn(torch.log(x), t, reduction="batchmean"))
+    return _torch_impl(torch, op, n_threads, forward, (p, q), (1,))
+
+
+def _torch_categorical_ce(torch, case, op, n_threads):
+    """-sum_k t_k log(clamp(q_k, eps, 1 - eps)), averaged over rows, in torch ops."""
+    pair = _rows_pair(case)
+    if pair is None:
+        return None
+    target, pred = pair
+    eps = _default_eps(case.params.get("eps"), pred.dtype)
+    q = torch.from_numpy(np.ascontiguousarray(pred))
+    if target.dtype.kind in "iu":
+        t = torch.from_numpy(target.astype(np.int64))[:, None]
+        forward = lambda t, x: -torch.log(torch.clamp(x.gather(1, t), eps, 1 - eps)).mean()
+    else:
+        t = torch.from_numpy(np.ascontiguousarray(target))
+        forward = lambda t, x: -(t * torch.log(torch.clamp(x, eps, 1 - eps))).sum(1).mean()
+    return _torch_impl(torch, op, n_threads, forward, (t, q), (1,))
+
+
 TORCH = Peer("torch", "torch", "PyTorch CPU (torch.nn.functional, autograd)", {
     "mse": _torch_elementwise("mse_loss"),
     "mae": _torch_elementwise("l1_loss"),
@@ -201,6 +300,12 @@ TORCH = Peer("torch", "torch", "PyTorch CPU (torch.nn.functional, autograd)", {
     "binary_cross_entropy_with_logits": _torch_bce_with_logits,
     "cross_entropy": _torch_cross_entropy,
     "triplet_margin": _torch_triplet,
+    "binary_cross_entropy": _torch_bce,
+    "hinge": _torch_formula(_torch_hinge),
+    "squared_hinge": _torch_formula(_torch_squared_hinge),
+    "focal": _torch_formula(_torch_focal),
+    "kl_divergence": _torch_kl,
+    "categorical_cross_entropy": _torch_categorical_ce,
 }, threads_note="torch.set_num_threads")
 
 
@@ -299,6 +404,36 @@ def _jax_formulas(jnp, jax):
         logp = jax.nn.log_softmax(z, axis=-1)
         return -jnp.mean(jnp.take_along_axis(logp, labels[:, None], axis=-1))
 
+    def hinge(y, s, margin):
+        return jnp.mean(jnp.maximum(margin - y * s, 0.0))     # labels -1/+1
+
+    def squared_hinge(y, s, margin):
+        return jnp.mean(jnp.maximum(margin - y * s, 0.0) ** 2)
+
+    def bce(y, p, eps):
+        pc = jnp.clip(p, _default_eps(eps, p.dtype), 1 - _default_eps(eps, p.dtype))
+        return -jnp.mean(y * jnp.log(pc) + (1 - y) * jnp.log1p(-pc))
+
+    def focal(y, z, gamma, alpha):
+        p = jax.nn.sigmoid(z)
+        ce = jax.nn.softplus(z) - y * z
+        p_t = p * y + (1 - p) * (1 - y)
+        loss = ce * (1 - p_t) ** gamma
+        if alpha >= 0:
+            loss = (alpha * y + (1 - alpha) * (1 - y)) * loss
+        return jnp.mean(loss)
+
+    def kl_divergence(p, q, log_input):
+        log_q = q if log_input else jnp.log(q)
+        xlogy = jax.scipy.special.xlogy
+        return jnp.sum(xlogy(p, p) - jnp.where(p == 0, 0.0, p * log_q)) / p.shape[0]
+
+    def categorical_cross_entropy(t, q, eps):
+        qc = jnp.clip(q, _default_eps(eps, q.dtype), 1 - _default_eps(eps, q.dtype))
+        if t.ndim == 1:
+            return -jnp.mean(jnp.log(jnp.take_along_axis(qc, t[:, None], axis=-1)))
+        return -jnp.mean(jnp.sum(t * jnp.log(qc), axis=-1))
+
     return {
         "mse": lambda y, p: jnp.mean((y - p) ** 2),
         "mae": lambda y, p: jnp.mean(jnp.abs(y - p)),
@@ -307,6 +442,12 @@ def _jax_formulas(jnp, jax):
         "log_cosh": log_cosh,
         "binary_cross_entropy_with_logits": bce_with_logits,
         "cross_entropy": cross_entropy,
+        "hinge": hinge,
+        "squared_hinge": squared_hinge,
+        "binary_cross_entropy": bce,
+        "focal": focal,
+        "kl_divergence": kl_divergence,
+        "categorical_cross_entropy": categorical_cross_entropy,
     }
 
 
@@ -317,6 +458,7 @@ class _JaxPeer(Peer):
         jax = importlib.import_module("jax")
         jax.config.update("jax_enable_x64", True)     # float64 inputs stay float64
         importlib.import_module("jax.numpy")
+        importlib.import_module("jax.scipy.special")
         return jax
 
     def implementation(self, case, op, n_threads):
@@ -332,6 +474,10 @@ class _JaxPeer(Peer):
                 else (None, None)
             fits = (labels is not None and labels.dtype.kind in "iu" and logits.ndim == 2
                     and labels.shape == logits.shape[:1])
+        elif case.name in ("kl_divergence", "categorical_cross_entropy"):
+            fits = _rows_pair(case) is not None
+            fits = fits and not (case.name == "kl_divergence"
+                                 and np.asarray(case.inputs[0]).dtype.kind in "iu")
         else:
             fits = _two_arrays(case) is not None
         if case.name in ("binary_cross_entropy_with_logits", "cross_entropy"):
@@ -344,7 +490,9 @@ class _JaxPeer(Peer):
         loss = lambda y, p: f(y, p, **params)
         jitted = {"value": jax.jit(loss), "grad": jax.jit(jax.grad(loss, argnums=1)),
                   "value_and_grad": jax.jit(jax.value_and_grad(loss, argnums=1))}[op]
-        y, p = (jax.device_put(np.asarray(a)) for a in case.inputs)
+        pair = _rows_pair(case) if case.name in ("kl_divergence", "categorical_cross_entropy") \
+            else case.inputs
+        y, p = (jax.device_put(np.asarray(a)) for a in pair)
         call = lambda: jax.block_until_ready(jitted(y, p))
         if op == "value":
             finish = float
