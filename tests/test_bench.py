@@ -427,3 +427,20 @@ def test_installed_peers_measure_the_default_logistic_and_softmax_losses(peer_na
     rows = _rows(results, impl=peer_name)
     assert {r["loss"] for r in rows} == set(losses)
     assert {r["status"] for r in rows} == {"ok"}, [(r["loss"], r["reason"]) for r in rows]
+
+
+@pytest.mark.parametrize("peer_name", ["torch", "jax"])
+def test_installed_peers_formula_adapters_agree(peer_name):
+    # The losses a peer has no single function for are written in its ops (focal as
+    # torchvision's sigmoid_focal_loss, hinge with the midpoint subgradient, ...): each must
+    # agree with fastloss at the default parameters, values and gradients, in both dtypes.
+    from fastloss.bench import peers
+    pytest.importorskip(peer_name, reason=f"{peer_name} is an optional benchmark peer")
+    peer = peers.PEERS[peer_name]
+    losses = ["focal", "hinge", "squared_hinge", "binary_cross_entropy", "kl_divergence",
+              "categorical_cross_entropy"]
+    results = runner.run(tiny_settings(losses=losses, dtypes=["float64", "float32"],
+                                       ops=["value", "grad"], peers=[peer]))
+    rows = _rows(results, impl=peer_name)
+    assert {r["loss"] for r in rows} == set(losses)
+    assert {r["status"] for r in rows} == {"ok"}, [(r["loss"], r["reason"]) for r in rows]

@@ -660,3 +660,29 @@ def test_bitwise_equal_across_thread_counts(case):
     for other in results[1:]:
         for a, b in zip(first, other):
             assert np.array_equal(a, b), name   # bitwise: == on every element and value
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", ["binary_cross_entropy", "focal"])
+def test_label_form_gives_the_general_forms_bits(name, dtype):
+    """Sub-blocks whose targets are all 0 or 1 take the loss's label form (one log, no
+    soft-target terms). It must give exactly the general form's bits: the same hard labels,
+    once with every 256-element sub-block hard and once with a soft target (weight 0) in each
+    sub-block, which sends them all through the general form, give the same sums bitwise."""
+    rng = np.random.default_rng(5)
+    loss = fl.get(name)
+    n = 3 * 4096 + 77
+    y, p = loss.make_inputs(n, dtype, rng)
+    if name == "binary_cross_entropy":
+        p[:50] = np.array([0.0, 1.0, 1e-30, 1 - 1e-9] * 13)[:50].astype(dtype)   # the clip too
+    w = rng.uniform(0.5, 2.0, n).astype(dtype)
+    soft_at = np.arange(17, n, 256)
+    w[soft_at] = 0.0
+    y_soft = y.copy()
+    y_soft[soft_at] = 0.5
+    hard = loss.value_and_grad(y, p, sample_weight=w, reduction="sum")
+    general = loss.value_and_grad(y_soft, p, sample_weight=w, reduction="sum")
+    assert hard[0] == general[0]
+    assert np.array_equal(hard[1], general[1])
+    assert loss(y, p, sample_weight=w, reduction="sum") == loss(y_soft, p, sample_weight=w,
+                                                                 reduction="sum")

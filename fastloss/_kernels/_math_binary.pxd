@@ -4,11 +4,12 @@
 y is the target (a label or a soft target in [0, 1]; for the hinge losses a label mapped to
 t in {-1, +1}), p the prediction (a probability, a logit z or a score, as each loss says).
 Each loss X has closs_X (value), cgrad_X (d loss / d p), closs_grad_X (both, sharing work) and
-cgrad_hess_X (first and second derivative), all in double. NaN in gives NaN out; a logit or
+cgrad_hess_X (first and second derivative), all in double; a loss with a label form also has
+closs_X_labels and closs_grad_X_labels, for y in {0, 1} only, with exactly closs_X's bits there. NaN in gives NaN out; a logit or
 score of +-inf gives the exact limit. The Python layer validates; nothing here raises.
 """
 from libc.math cimport fabs, INFINITY
-from fastloss._kernels._vmath cimport fl_exp, fl_log, fl_log1p, fl_log1p_unit
+from fastloss._kernels._vmath cimport fl_exp, fl_log, fl_log1p, fl_log1p_unit, fl_log_either
 from fastloss._kernels._common cimport loss_grad_t, grad_hess_t
 
 # ---------------------------------------------------------------------------- logistic helpers
@@ -74,6 +75,20 @@ cdef inline double cgrad_binary_cross_entropy(double y, double p, double eps) no
 cdef inline loss_grad_t closs_grad_binary_cross_entropy(double y, double p, double eps) noexcept nogil:
     cdef loss_grad_t out
     out.loss = closs_binary_cross_entropy(y, p, eps)
+    out.grad = cgrad_binary_cross_entropy(y, p, eps)
+    return out
+
+cdef inline double closs_binary_cross_entropy_labels(double y, double p, double eps) noexcept nogil:
+    # y in {0, 1}: -log(pc) or -log1p(-pc), the one term closs_binary_cross_entropy keeps, by one
+    # log (fl_log_either gives fl_log's or fl_log1p's bits) instead of two.
+    # The mode is arithmetic on y, not a select: gcc does not vectorize the select's form.
+    cdef double pc = _clip_prob(p, eps)
+    cdef double log1p_mode = 1.0 - y    # 0.0 (log) for y = 1, 1.0 (log1p) for y = 0
+    return -fl_log_either(-pc if log1p_mode != 0.0 else pc, log1p_mode)
+
+cdef inline loss_grad_t closs_grad_binary_cross_entropy_labels(double y, double p, double eps) noexcept nogil:
+    cdef loss_grad_t out
+    out.loss = closs_binary_cross_entropy_labels(y, p, eps)
     out.grad = cgrad_binary_cross_entropy(y, p, eps)
     return out
 
@@ -234,11 +249,13 @@ cdef inline focal_t _focal_limit(double y, double z, double gamma, double alpha_
     out.hess = wrong * 0.0
     return out
 
-cdef inline focal_t _focal(double y, double z, double gamma, double alpha, bint want_hess) noexcept nogil:
-    """Loss, gradient and (if want_hess) Hessian of the focal loss at one sample."""
+cdef inline focal_t _focal(double y, double z, double gamma, double alpha, bint want_hess,
+                           bint labels_only) noexcept nogil:
+    """Loss, gradient and (if want_hess) Hessian of the focal loss at one sample. labels_only
+    (a constant once inlined): y is 0 or 1, and the soft-target terms are never computed."""
     cdef logistic_t s = _logistic(z)
     cdef double alpha_t = _focal_alpha_t(y, alpha)
-    cdef bint label = y == 1.0 or y == 0.0
+    cdef bint label = labels_only or y == 1.0 or y == 0.0
     cdef bint at_inf = fabs(z) == INFINITY
     cdef double q_soft = y * s.sig_neg + (1.0 - y) * s.sig_pos
     cdef double log_q_label = -s.softplus_pos if y == 1.0 else -s.softplus_neg
@@ -266,21 +283,31 @@ cdef inline focal_t _focal(double y, double z, double gamma, double alpha, bint 
     return out
 
 cdef inline double closs_focal(double y, double z, double gamma, double alpha) noexcept nogil:
-    return _focal(y, z, gamma, alpha, False).loss
+    return _focal(y, z, gamma, alpha, False, False).loss
 
 cdef inline loss_grad_t closs_grad_focal(double y, double z, double gamma, double alpha) noexcept nogil:
-    cdef focal_t f = _focal(y, z, gamma, alpha, False)
+    cdef focal_t f = _focal(y, z, gamma, alpha, False, False)
     cdef loss_grad_t out
     out.loss = f.loss
     out.grad = f.grad
     return out
 
 cdef inline double cgrad_focal(double y, double z, double gamma, double alpha) noexcept nogil:
-    return _focal(y, z, gamma, alpha, False).grad
+    return _focal(y, z, gamma, alpha, False, False).grad
 
 cdef inline grad_hess_t cgrad_hess_focal(double y, double z, double gamma, double alpha) noexcept nogil:
-    cdef focal_t f = _focal(y, z, gamma, alpha, True)
+    cdef focal_t f = _focal(y, z, gamma, alpha, True, False)
     cdef grad_hess_t out
     out.grad = f.grad
     out.hess = f.hess
+    return out
+
+cdef inline double closs_focal_labels(double y, double z, double gamma, double alpha) noexcept nogil:
+    return _focal(y, z, gamma, alpha, False, True).loss
+
+cdef inline loss_grad_t closs_grad_focal_labels(double y, double z, double gamma, double alpha) noexcept nogil:
+    cdef focal_t f = _focal(y, z, gamma, alpha, False, True)
+    cdef loss_grad_t out
+    out.loss = f.loss
+    out.grad = f.grad
     return out

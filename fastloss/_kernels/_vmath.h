@@ -64,39 +64,45 @@ static inline uint64_t fl__reduce(uint64_t ui, uint64_t* kb) {
     return (hu << 32) | (ui & UINT64_C(0xffffffff));
 }
 
-/* log(x) for every double x. */
-static inline double fl_log(double x) {
-    /* Subnormals are scaled into the normal range first (the kernel needs a normal m). */
+/* log(x) (log1p_mode 0.0) or log(1 + x) (log1p_mode 1.0) for every double x: one function, so
+ * that fl_log_either, whose mode is chosen per element, gives exactly fl_log's and fl_log1p's
+ * bits. The mode is a double and every select compares doubles: gcc does not vectorize a loop
+ * that mixes 32-bit ints (a C truth value) with doubles.
+ * log: subnormals are scaled into the normal range first (the kernel needs a normal m).
+ * log1p (musl's s_log1p.c): u = 1 + x rounded, c = the rounding error divided by u, then
+ * log(u) + c, exact to < 1 ulp where 1 + x rounds. */
+static inline double fl__log_mode(double x, double log1p_mode) {
     double tiny = x < 2.2250738585072014e-308 ? 18014398509481984.0 : 1.0;   /* 2^54 */
     double k_tiny = x < 2.2250738585072014e-308 ? 54.0 : 0.0;
-    double xs = x * tiny;
+    tiny = log1p_mode != 0.0 ? 1.0 : tiny;
+    k_tiny = log1p_mode != 0.0 ? 0.0 : k_tiny;
+    double u = log1p_mode != 0.0 ? 1.0 + x : x * tiny;
     uint64_t kb;
-    double m = fl__double(fl__reduce(fl__bits(xs), &kb));
-    double r = fl__log_kernel(m - 1.0, fl__small_int_to_double(kb) - k_tiny, 0.0);
+    double m = fl__double(fl__reduce(fl__bits(u), &kb));
+    double dk = fl__small_int_to_double(kb) - k_tiny;
+    /* 1 + x - u, exactly: x - (u - 1) when u - 1 is exact (k < 2), 1 - (u - x) otherwise. */
+    double c = (dk >= 2.0 ? 1.0 - (u - x) : x - (u - 1.0)) / u;
+    double pole = log1p_mode != 0.0 ? -1.0 : 0.0;   /* log's 0, log1p's -1 */
+    double r;
+    c = dk < 54.0 ? c : 0.0;
+    c = log1p_mode != 0.0 ? c : 0.0;
+    r = fl__log_kernel(m - 1.0, dk, c);
     r = x == INFINITY ? x : r;
-    r = x == 0.0 ? -INFINITY : r;
-    r = x < 0.0 ? NAN : r;
+    r = x == pole ? -INFINITY : r;
+    r = x < pole ? NAN : r;
+    r = x == 0.0 ? (log1p_mode != 0.0 ? x : r) : r;   /* log1p keeps the sign of -0 */
     return x != x ? x : r;
 }
 
-/* log(1 + x) for every double x, exact to < 1 ulp where 1 + x rounds (musl's s_log1p.c):
- * u = 1 + x rounded, c = the rounding error divided by u, then log(u) + c. */
-static inline double fl_log1p(double x) {
-    double u = 1.0 + x;
-    uint64_t kb;
-    double m = fl__double(fl__reduce(fl__bits(u), &kb));
-    double dk = fl__small_int_to_double(kb);
-    /* 1 + x - u, exactly: x - (u - 1) when u - 1 is exact (k < 2), 1 - (u - x) otherwise. */
-    double c = (dk >= 2.0 ? 1.0 - (u - x) : x - (u - 1.0)) / u;
-    double r;
-    c = dk < 54.0 ? c : 0.0;
-    r = fl__log_kernel(m - 1.0, dk, c);
-    r = x == INFINITY ? x : r;
-    r = x == -1.0 ? -INFINITY : r;
-    r = x < -1.0 ? NAN : r;
-    r = x == 0.0 ? x : r;   /* keeps the sign of -0 */
-    return x != x ? x : r;
-}
+/* log(x) for every double x. */
+static inline double fl_log(double x) { return fl__log_mode(x, 0.0); }
+
+/* log(1 + x) for every double x. */
+static inline double fl_log1p(double x) { return fl__log_mode(x, 1.0); }
+
+/* log1p(x) where log1p_mode is 1.0, log(x) where it is 0.0, element by element: the same bits
+ * as fl_log1p / fl_log, for one log where a loss needs either (hard labels of a cross-entropy). */
+static inline double fl_log_either(double x, double log1p_mode) { return fl__log_mode(x, log1p_mode); }
 
 /* log(1 + x) for x in [0, 1] (NaN -> NaN), as fl_log1p but cheaper: softplus's log1p(exp(-|z|)).
  * 1 + x = 2^k (1 + f) with k = 0 (f = x, exact) or k = 1 (f = (x - 1) / 2, with x - 1's rounding

@@ -9,4 +9,5 @@ cdef extern from "_vmath.h" nogil:
     double fl_exp(double x)
     double fl_log(double x)
     double fl_log1p(double x)
+    double fl_log_either(double x, double log1p_mode)   # log1p(x) if log1p_mode is 1.0 else log(x)
     double fl_log1p_unit(double x)   # x in [0, 1] only

@@ -2,7 +2,7 @@
 """Python access to the kernels' exp, log and log1p, for tests and the accuracy report."""
 from cython.parallel cimport prange
 
-from fastloss._kernels._vmath cimport fl_exp, fl_log, fl_log1p, fl_log1p_unit
+from fastloss._kernels._vmath cimport fl_exp, fl_log, fl_log1p, fl_log1p_unit, fl_log_either
 
 
 def apply(str name, const double[::1] x, double[::1] out):
@@ -25,3 +25,13 @@ def apply(str name, const double[::1] x, double[::1] out):
         else:
             for i in range(n):
                 out[i] = fl_log1p_unit(x[i])
+
+
+def apply_either(const double[::1] x, const unsigned char[::1] log1p_mode, double[::1] out):
+    """out = log1p(x) where log1p_mode else log(x), elementwise (fl_log_either), vectorized."""
+    cdef Py_ssize_t i, n = x.shape[0]
+    if out.shape[0] != n or log1p_mode.shape[0] != n:
+        raise ValueError("x, log1p_mode and out must have the same length")
+    with nogil:
+        for i in range(n):
+            out[i] = fl_log_either(x[i], 1.0 if log1p_mode[i] else 0.0)
