@@ -285,12 +285,16 @@ cdef inline focal_t _focal(double y, double z, double gamma, double alpha, bint 
 cdef inline double closs_focal(double y, double z, double gamma, double alpha) noexcept nogil:
     return _focal(y, z, gamma, alpha, False, False).loss
 
-cdef inline loss_grad_t closs_grad_focal(double y, double z, double gamma, double alpha) noexcept nogil:
-    cdef focal_t f = _focal(y, z, gamma, alpha, False, False)
+cdef inline loss_grad_t _focal_loss_grad(double y, double z, double gamma, double alpha,
+                                         bint labels_only) noexcept nogil:
+    cdef focal_t f = _focal(y, z, gamma, alpha, False, labels_only)
     cdef loss_grad_t out
     out.loss = f.loss
     out.grad = f.grad
     return out
+
+cdef inline loss_grad_t closs_grad_focal(double y, double z, double gamma, double alpha) noexcept nogil:
+    return _focal_loss_grad(y, z, gamma, alpha, False)
 
 cdef inline double cgrad_focal(double y, double z, double gamma, double alpha) noexcept nogil:
     return _focal(y, z, gamma, alpha, False, False).grad
@@ -306,8 +310,4 @@ cdef inline double closs_focal_labels(double y, double z, double gamma, double a
     return _focal(y, z, gamma, alpha, False, True).loss
 
 cdef inline loss_grad_t closs_grad_focal_labels(double y, double z, double gamma, double alpha) noexcept nogil:
-    cdef focal_t f = _focal(y, z, gamma, alpha, False, True)
-    cdef loss_grad_t out
-    out.loss = f.loss
-    out.grad = f.grad
-    return out
+    return _focal_loss_grad(y, z, gamma, alpha, True)
