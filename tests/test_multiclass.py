@@ -532,6 +532,50 @@ def test_bad_input(call, error, match):
         call()
 
 
+def _probability_calls(name, y, q):
+    """Every entry point of a loss of probabilities: those that may leave the range check to
+    the kernel's pass (no out) and those given an out."""
+    loss = fl.get(name)
+    return {
+        "value": lambda: loss(y, q),
+        "none": lambda: loss(y, q, reduction="none"),
+        "grad": lambda: loss.grad(y, q),
+        "value_and_grad": lambda: loss.value_and_grad(y, q),
+        "grad_hess": lambda: loss.grad_hess(y, q),
+        "partial_sums": lambda: loss.partial_sums(y, q),
+        "score": lambda: fl.score(name, y, q, chunk_size=70),
+        "grad_out": lambda: loss.grad(y, q, out=np.empty_like(q)),
+    }
+
+
+@pytest.mark.parametrize("name", ["categorical_cross_entropy", "kl_divergence"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("where", ["first", "last", "middle"])
+@pytest.mark.parametrize("value", ["tiny_negative", "just_above_one", -np.inf, np.inf])
+def test_probability_check_fused_into_the_kernel(name, dtype, where, value):
+    """A prediction outside [0, 1] raises Rowwise's error from every entry point, in any block
+    and with any thread count, where the kernel's own pass checks it; NaN passes (propagates)."""
+    rng = np.random.default_rng(3)
+    n, k = 1500, 7        # several reduction blocks (585 rows each), above the serial threshold
+    q = rng.random((n, k)).astype(dtype)
+    q /= q.sum(axis=1, keepdims=True)
+    y = rng.integers(0, k, n) if name == "categorical_cross_entropy" else q.astype(np.float64)
+    row = {"first": 0, "last": n - 1, "middle": n // 2 + 1}[where]
+    bad = q.copy()
+    one = np.ones((), dtype)
+    bad[row, 3] = {"tiny_negative": -np.finfo(dtype).smallest_subnormal,
+                   "just_above_one": np.nextafter(one, 2 * one)}.get(value, value)
+    for threads in (1, 2):
+        with fl.threads(threads):
+            for op, call in _probability_calls(name, y, bad).items():
+                with pytest.raises(ValueError, match=r"y_pred must hold probabilities in \[0, 1\]"):
+                    call()
+    nan = q.copy()
+    nan[row, 3] = np.nan
+    assert np.isnan(fl.get(name)(y, nan))
+    assert np.isfinite(fl.get(name)(y, q))
+
+
 # ----------------------------------------------------------------------------- threads
 
 @pytest.mark.parametrize("case", CASES, ids=_case_id)

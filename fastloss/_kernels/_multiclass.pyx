@@ -15,7 +15,7 @@ float32 logits give float32 gradients. Kernels never validate: labels are checke
 """
 from cython.parallel cimport prange, threadid
 from libc.math cimport INFINITY, NAN, log, pow
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport malloc, calloc, free
 
 from fastloss._kernels._common cimport BLOCK, LANES, combine_lanes, pairwise_sum
 from fastloss._kernels._vmath cimport fl_exp, fl_log, fl_log1p
@@ -68,6 +68,9 @@ ctypedef struct rows_t:
     bint weights_only              # only sum the row weights (the "mean" denominator)
     bint grad_only                 # the row losses are not wanted (grad, grad_hess): a kind
                                    # may skip them (kl_divergence does) and sum 0
+    unsigned char* range_flags     # per block: 1 if a probability prediction lies outside
+                                   # [0, 1] (the check fused into _block_cce / _block_kl), or NULL
+    Py_ssize_t block_rows          # rows per block (the index of range_flags)
 
 
 # ------------------------------------------------------------------------------ softmax helpers
@@ -248,6 +251,40 @@ cdef inline void _cce_derivatives(const rows_t* R, double tj, double qj, floatin
     _store(g, h, j, d1, d2, w * R.scale, w, R.hess_floor)
 
 
+cdef inline void _check_unit_range(const rows_t* R, const floating* q, Py_ssize_t m,
+                                   Py_ssize_t start) noexcept nogil:
+    """The probability check of the predictions q[0:m] of the block at row `start`, fused into
+    the block that reads them: flags the block if one lies outside [0, 1] (NaN passes). q (1 - q)
+    < 0 exactly then; the ORs take the compares' masks in q's own width, so the loop vectorizes."""
+    cdef Py_ssize_t k
+    cdef unsigned int bad4 = 0
+    cdef unsigned long long bad8 = 0
+    if R.range_flags == NULL:
+        return
+    if floating is float:
+        for k in range(m):
+            bad4 |= -<unsigned int> (q[k] * (<float> 1.0 - q[k]) < <float> 0.0)
+    else:
+        for k in range(m):
+            bad8 |= -<unsigned long long> (q[k] * (1.0 - q[k]) < 0.0)
+    R.range_flags[start // R.block_rows] = (bad4 | bad8) != 0
+
+
+cdef inline bint _has_nan(const floating* q, Py_ssize_t m) noexcept nogil:
+    """Whether q[0:m] holds a NaN: an OR of the compares' masks in q's own width (a count in
+    floating point would be an in-order sum, lane by lane)."""
+    cdef Py_ssize_t k
+    cdef unsigned int nan4 = 0
+    cdef unsigned long long nan8 = 0
+    if floating is float:
+        for k in range(m):
+            nan4 |= -<unsigned int> (q[k] != q[k])
+    else:
+        for k in range(m):
+            nan8 |= -<unsigned long long> (q[k] != q[k])
+    return (nan4 | nan8) != 0
+
+
 cdef void _block_cce(const rows_t* R, const floating* z, floating* out, floating* g, floating* h,
                      Py_ssize_t start, Py_ssize_t stop, double* scratch,
                      double* loss_sum, double* weight_sum) noexcept nogil:
@@ -267,22 +304,35 @@ cdef void _block_cce(const rows_t* R, const floating* z, floating* out, floating
     cdef double* widened = total + n
     cdef double lo = R.eps, hi = 1.0 - R.eps
     cdef double w, tj, qj, term, nan_part, loss, acc = 0.0, wacc = 0.0
-    cdef floating n_nan
     cdef floating* gi
     cdef floating* hi_
-    if g != NULL or h != NULL:
+    _check_unit_range(R, qin, m, start)
+    if (g != NULL or h != NULL) and t == NULL:
+        # Labels: every class as t = 0 (a constant, so no division is left), in one flat loop
+        # when the rows are unweighted, then each row's label as t = 1: the same calls, so the
+        # same bits, as a loop over the classes choosing t = (j == label), which gcc does not
+        # vectorize (a Py_ssize_t compare among doubles).
+        if R.sample_weight == NULL:
+            gi = g + start * K if g != NULL else NULL
+            hi_ = h + start * K if h != NULL else NULL
+            for k in range(m):
+                _cce_derivatives(R, 0.0, qin[k], gi, hi_, k, 1.0)
         for i in range(n):
             w = 1.0 if R.sample_weight == NULL else R.sample_weight[start + i]
             gi = g + (start + i) * K if g != NULL else NULL
             hi_ = h + (start + i) * K if h != NULL else NULL
-            # Two loops, not one with a conditional load of t (which gcc does not vectorize).
-            if t == NULL:
-                label = R.labels[start + i]
+            if R.sample_weight != NULL:
                 for j in range(K):
-                    _cce_derivatives(R, 1.0 if j == label else 0.0, qin[i * K + j], gi, hi_, j, w)
-            else:
-                for j in range(K):
-                    _cce_derivatives(R, t[i * K + j], qin[i * K + j], gi, hi_, j, w)
+                    _cce_derivatives(R, 0.0, qin[i * K + j], gi, hi_, j, w)
+            label = R.labels[start + i]
+            _cce_derivatives(R, 1.0, qin[i * K + label], gi, hi_, label, w)
+    elif g != NULL or h != NULL:
+        for i in range(n):
+            w = 1.0 if R.sample_weight == NULL else R.sample_weight[start + i]
+            gi = g + (start + i) * K if g != NULL else NULL
+            hi_ = h + (start + i) * K if h != NULL else NULL
+            for j in range(K):
+                _cce_derivatives(R, t[i * K + j], qin[i * K + j], gi, hi_, j, w)
     if not R.grad_only:
         for i in range(n):
             total[i] = 0.0
@@ -301,10 +351,7 @@ cdef void _block_cce(const rows_t* R, const floating* z, floating* out, floating
                 part[k] = term if tj != 0.0 else nan_part
             _cce_row_sums(part, n, K, total)
         else:
-            n_nan = 0    # in the input's type: gcc does not vectorize the float/double mix
-            for k in range(m):
-                n_nan += 0 if qin[k] == qin[k] else 1
-            if n_nan != 0:    # rare: the NaN of each row, summed as the targets' terms are
+            if _has_nan(qin, m):    # rare: the NaN of each row, summed as the targets' terms are
                 for k in range(m):
                     part[k] = qin[k] if qin[k] != qin[k] else 0.0
                 _cce_row_sums(part, n, K, total)
@@ -553,6 +600,8 @@ cdef void _block_kl(const rows_t* R, const floating* z, floating* out, floating*
     cdef double* total = b + m
     cdef double* comp = total + n
     cdef double w, pj, xj, d1, d2, loss, acc = 0.0, wacc = 0.0
+    if not R.log_input:
+        _check_unit_range(R, x, m, start)
     if g != NULL or h != NULL:
         for i in range(n):
             w = 1.0 if R.sample_weight == NULL else R.sample_weight[start + i]
@@ -837,6 +886,8 @@ cdef inline rows_t _rows(int kind, Py_ssize_t N, Py_ssize_t K, const Py_ssize_t*
     R.hess_floor = hess_floor
     R.weights_only = weights_only
     R.grad_only = grad_only
+    R.range_flags = NULL
+    R.block_rows = _rows_per_block(K)
     return R
 
 
@@ -847,7 +898,7 @@ def run(int kind, const floating[:, ::1] z, const Py_ssize_t[::1] labels,
         double smoothing=0.0, double margin=1.0, double gamma=0.0, double eps=0.0,
         bint log_input=False, double scale=1.0, double hess_floor=0.0,
         bint weights_only=False, bint grad_only=False, int n_threads=1, double[::1] block_sums=None,
-        Py_ssize_t block_rows=0):
+        Py_ssize_t block_rows=0, unsigned char[::1] range_flag=None):
     """(sum of w * row loss, sum of row weights) over the rows of z, writing what is asked.
 
     ``labels`` or ``targets`` (the other empty), ``sample_weight`` and ``class_weight`` may be
@@ -858,12 +909,20 @@ def run(int kind, const floating[:, ::1] z, const Py_ssize_t[::1] labels,
     ``block_sums`` (fl.score): also keep the per-block sums, for blocks of ``block_rows`` rows
     (0: the default blocks): the loss sums in ``block_sums[:nb]`` and the row weight sums in
     ``block_sums[nb:2 * nb]``, nb = ceil(N / rows); it must hold 2 * nb values.
+
+    ``range_flag`` (one value): the kinds whose predictions are probabilities
+    (categorical_cross_entropy, kl_divergence without log_input) then check them in the same
+    pass, and set ``range_flag[0]`` to 1 if one lies outside [0, 1]; the caller raises (the rest
+    of the result is then meaningless). Not checked on a weights-only call.
     """
     cdef rows_t R
-    cdef Py_ssize_t N = z.shape[0], K = z.shape[1], nb, rows
+    cdef Py_ssize_t N = z.shape[0], K = z.shape[1], nb, rows, b
     cdef double* scratch
     cdef double* sums
+    cdef unsigned char* flags = NULL
     cdef double total, weight_total
+    if range_flag is not None and range_flag.shape[0] < 1:
+        raise ValueError("range_flag must hold one value")
     if N == 0 or K == 0:
         return 0.0, 0.0
     R = _rows(kind, N, K, &labels[0] if labels.shape[0] > 0 else NULL,
@@ -876,6 +935,7 @@ def run(int kind, const floating[:, ::1] z, const Py_ssize_t[::1] labels,
     cdef floating* gp = &g[0, 0] if g.shape[0] > 0 else NULL
     cdef floating* hp = &h[0, 0] if h.shape[0] > 0 else NULL
     rows = block_rows if block_rows > 0 else _rows_per_block(K)
+    R.block_rows = rows
     nb = (N + rows - 1) // rows
     if block_sums is not None and block_sums.shape[0] < 2 * nb:
         raise ValueError("block_sums must hold 2 * ceil(N / block_rows) values")
@@ -883,13 +943,22 @@ def run(int kind, const floating[:, ::1] z, const Py_ssize_t[::1] labels,
         n_threads = 1
     scratch = <double*> malloc(n_threads * _scratch_per_thread(K, rows) * sizeof(double))
     sums = &block_sums[0] if block_sums is not None else <double*> malloc(2 * nb * sizeof(double))
-    if scratch == NULL or sums == NULL:
+    if range_flag is not None:
+        flags = <unsigned char*> calloc(nb, 1)
+        R.range_flags = flags
+    if scratch == NULL or sums == NULL or (range_flag is not None and flags == NULL):
         free(scratch)
+        free(flags)
         if block_sums is None:
             free(sums)
         raise MemoryError()
     with nogil:
         total, weight_total = _drive(&R, &z[0, 0], op, gp, hp, scratch, sums, rows, n_threads)
+    if range_flag is not None:
+        for b in range(nb):
+            if flags[b]:
+                range_flag[0] = 1
+        free(flags)
     free(scratch)
     if block_sums is None:
         free(sums)
