@@ -675,6 +675,9 @@ def test_label_form_gives_the_general_forms_bits(name, dtype):
     y, p = loss.make_inputs(n, dtype, rng)
     if name == "binary_cross_entropy":
         p[:50] = np.array([0.0, 1.0, 1e-30, 1 - 1e-9] * 13)[:50].astype(dtype)   # the clip too
+    else:   # the limits at +-inf logits, with 1, 0 and -0 labels (before the first soft target)
+        p[:12] = np.array([np.inf, -np.inf, 50.0, -50.0] * 3).astype(dtype)
+        y[:12] = np.array([1.0, 1.0, 0.0, 0.0, -0.0, -0.0] * 2).astype(dtype)
     w = rng.uniform(0.5, 2.0, n).astype(dtype)
     soft_at = np.arange(17, n, 256)
     w[soft_at] = 0.0
@@ -683,6 +686,15 @@ def test_label_form_gives_the_general_forms_bits(name, dtype):
     hard = loss.value_and_grad(y, p, sample_weight=w, reduction="sum")
     general = loss.value_and_grad(y_soft, p, sample_weight=w, reduction="sum")
     assert hard[0] == general[0]
-    assert np.array_equal(hard[1], general[1])
+    bits = np.uint64 if dtype == np.float64 else np.uint32
+    keep = np.ones(n, bool)
+    keep[soft_at] = False      # weight 0 there: a signed zero that follows the target
+    assert np.array_equal(hard[1][keep].view(bits), general[1][keep].view(bits))
+    for weights in (w, None):   # grad alone takes the label form too, with value_and_grad's bits
+        grad_hard = loss.grad(y, p, sample_weight=weights, reduction="sum")
+        grad_general = loss.grad(y_soft, p, sample_weight=weights, reduction="sum")
+        both = loss.value_and_grad(y, p, sample_weight=weights, reduction="sum")[1]
+        assert np.array_equal(grad_hard[keep].view(bits), grad_general[keep].view(bits))
+        assert np.array_equal(grad_hard.view(bits), both.view(bits))
     assert loss(y, p, sample_weight=w, reduction="sum") == loss(y_soft, p, sample_weight=w,
                                                                  reduction="sum")

@@ -250,13 +250,15 @@ cdef inline double _focal_alpha_t(double y, double alpha) noexcept nogil:
     cdef double a = alpha * y + (1.0 - alpha) * (1.0 - y)
     return 1.0 if alpha < 0.0 else a
 
-cdef inline focal_t _focal_limit(double y, double z, double gamma, double alpha_t) noexcept nogil:
+cdef inline focal_t _focal_limit(double y, double z, double gamma, double alpha_t,
+                                 bint labels_only) noexcept nogil:
     # As z -> +-inf the target mass on the excluded side, wrong = 1 - y (z = +inf) or y
     # (z = -inf), decides: loss inf if wrong > 0 (and alpha_t > 0) else 0; gradient
     # +-alpha_t wrong^(gamma + 1) (the (s - y) m term; ce m' decays exponentially); Hessian 0.
-    # A NaN target gives NaN throughout.
+    # A NaN target gives NaN throughout. For labels wrong is 0 or 1, and so is its power
+    # (gamma + 1 >= 1): the exp and log's exact result without them (+ 0.0: +0 for a -0 label).
     cdef double wrong = (1.0 - y) if z > 0.0 else y
-    cdef double power = fl_exp((gamma + 1.0) * fl_log(wrong))   # wrong^(gamma + 1); 0 at 0
+    cdef double power = (wrong + 0.0) if labels_only else fl_exp((gamma + 1.0) * fl_log(wrong))
     cdef double sign = 1.0 if z > 0.0 else -1.0
     cdef focal_t out
     out.loss = INFINITY if (wrong > 0.0 and alpha_t > 0.0) else 0.0
@@ -289,7 +291,7 @@ cdef inline focal_t _focal(double y, double z, double gamma, double alpha, bint 
     cdef double loss = alpha_t * ce * m
     cdef double grad = alpha_t * (d * m + ce * dm)
     cdef double hess = alpha_t * ((s.sig_pos * s.sig_neg) * m + 2.0 * d * dm + ce * d2m)
-    cdef focal_t lim = _focal_limit(y, z, gamma, alpha_t)
+    cdef focal_t lim = _focal_limit(y, z, gamma, alpha_t, labels_only)
     cdef focal_t out
     # Selects, not branches (see _logistic): the loops vectorize. want_hess is a constant once
     # inlined, so the Hessian's arithmetic is dropped where it is not wanted.
