@@ -74,7 +74,7 @@ class MulticlassLoss(Loss):
     def _prepare(self, y_true, y_pred, sample_weight, params, fused_check=False):
         """Validated inputs and the kernel's keyword arguments. fused_check: a call that writes
         into no array of the caller's (no `out`) leaves the predictions' probability check to
-        the kernel's own pass (kwargs["range_flag"]; _checked_run raises as Rowwise would).
+        the kernel's own pass (kwargs["range_flag"]; _run raises as Rowwise would).
         Saves a NumPy min and max over the predictions: about a quarter of a value's time."""
         named = dict(zip(self._param_names, params))
         ignore_index = named.get("ignore_index")
@@ -93,31 +93,27 @@ class MulticlassLoss(Loss):
             kwargs["range_flag"] = np.zeros(1, dtype=np.uint8)
         return a, kwargs
 
-    def _checked_run(self, a, kwargs, **options):
-        """_run, then the error of a probability outside [0, 1] that the kernel flagged."""
-        result = self._run(a, kwargs, **options)
-        flag = kwargs.get("range_flag")
-        if flag is not None and flag[0]:
-            V.check_probabilities(a.p, "y_pred")
-        return result
-
     def _run(self, a, kwargs, out=None, g=None, h=None, scale=1.0, hess_floor=0.0,
              weights_only=False, grad_only=False, **blocks):
         kw = dict(kwargs)
         class_weight = kw.pop("class_weight")
         empty_p1 = np.empty(0, dtype=a.pdtype)
         empty_p2 = np.empty((0, 0), dtype=a.pdtype)
-        return run(self.kind, a.p,
-                   _EMPTY_LABELS if a.labels is None else a.labels,
-                   _EMPTY_2D if a.targets is None else a.targets,
-                   _EMPTY_1D if a.w is None else a.w,
-                   _EMPTY_1D if class_weight is None else class_weight,
-                   empty_p1 if out is None else out,
-                   empty_p2 if g is None else g,
-                   empty_p2 if h is None else h,
-                   scale=scale, hess_floor=hess_floor, weights_only=weights_only,
-                   grad_only=grad_only,
-                   n_threads=_threads.threads_for(a.size), **kw, **blocks)
+        result = run(self.kind, a.p,
+                     _EMPTY_LABELS if a.labels is None else a.labels,
+                     _EMPTY_2D if a.targets is None else a.targets,
+                     _EMPTY_1D if a.w is None else a.w,
+                     _EMPTY_1D if class_weight is None else class_weight,
+                     empty_p1 if out is None else out,
+                     empty_p2 if g is None else g,
+                     empty_p2 if h is None else h,
+                     scale=scale, hess_floor=hess_floor, weights_only=weights_only,
+                     grad_only=grad_only,
+                     n_threads=_threads.threads_for(a.size), **kw, **blocks)
+        flag = kwargs.get("range_flag")
+        if flag is not None and flag[0]:   # a probability outside [0, 1], flagged by the kernel
+            V.check_probabilities(a.p, "y_pred")
+        return result
 
     def _weight_total(self, a, kwargs):
         """The "mean" denominator, summed in the same block order as the loss."""
@@ -137,14 +133,14 @@ class MulticlassLoss(Loss):
         a, kwargs = self._prepare(y_true, y_pred, sample_weight, params, fused_check=True)
         if reduction == "none":
             out = a.output_rows()
-            self._checked_run(a, kwargs, out=out)
+            self._run(a, kwargs, out=out)
             return out
-        total, weight_total = self._checked_run(a, kwargs)
+        total, weight_total = self._run(a, kwargs)
         return total if reduction == "sum" else _mean(total, weight_total)
 
     def _partial_sums(self, y_true, y_pred, sample_weight, params):
         a, kwargs = self._prepare(y_true, y_pred, sample_weight, params, fused_check=True)
-        total, weight_total = self._checked_run(a, kwargs)
+        total, weight_total = self._run(a, kwargs)
         return total, weight_total, a.n_rows
 
     def _block_sums(self, block_rows, inputs, sample_weight, params):
@@ -153,14 +149,14 @@ class MulticlassLoss(Loss):
                                   fused_check=True)
         nb = -(-a.n_rows // block_rows)
         sums = np.zeros(2 * nb)
-        self._checked_run(a, kwargs, block_sums=sums, block_rows=block_rows)
+        self._run(a, kwargs, block_sums=sums, block_rows=block_rows)
         return sums[:nb], sums[nb:], a.n_rows
 
     def _grad(self, y_true, y_pred, sample_weight, reduction, out, params):
         a, kwargs = self._prepare(y_true, y_pred, sample_weight, params, fused_check=out is None)
         g = a.output(out)
         scale, _ = self._scale(a, kwargs, reduction)
-        self._checked_run(a, kwargs, g=g, scale=scale, grad_only=True)
+        self._run(a, kwargs, g=g, scale=scale, grad_only=True)
         return g
 
     def _value_and_grad(self, y_true, y_pred, sample_weight, reduction, out, params):
@@ -168,10 +164,10 @@ class MulticlassLoss(Loss):
         g = a.output(out)
         if reduction == "none":       # per-row values and the gradient, still one pass
             values = a.output_rows()
-            self._checked_run(a, kwargs, out=values, g=g)
+            self._run(a, kwargs, out=values, g=g)
             return values, g
         scale, weight_total = self._scale(a, kwargs, reduction)
-        total, _ = self._checked_run(a, kwargs, g=g, scale=scale)
+        total, _ = self._run(a, kwargs, g=g, scale=scale)
         return (total if reduction == "sum" else _mean(total, weight_total)), g
 
     def _grad_hess(self, y_true, y_pred, sample_weight, hess_floor, out, params):
@@ -182,7 +178,7 @@ class MulticlassLoss(Loss):
         h = a.output(h_out, name="out[1]")
         if np.may_share_memory(g, h):
             raise ValueError("out[0] and out[1] must not overlap")
-        self._checked_run(a, kwargs, g=g, h=h, hess_floor=hess_floor, grad_only=True)
+        self._run(a, kwargs, g=g, h=h, hess_floor=hess_floor, grad_only=True)
         return g, h
 
 
