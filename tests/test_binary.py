@@ -698,3 +698,33 @@ def test_label_form_gives_the_general_forms_bits(name, dtype):
         assert np.array_equal(grad_hard.view(bits), both.view(bits))
     assert loss(y, p, sample_weight=w, reduction="sum") == loss(y_soft, p, sample_weight=w,
                                                                  reduction="sum")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name,soft", [("binary_cross_entropy_with_logits", True),
+                                       ("focal", False), ("focal", True), ("log_cosh", True)])
+def test_phased_loops_give_the_elementwise_bits(name, soft, dtype):
+    """The reductions and grad compute a sub-block's exps, then its logs, in loops of their own
+    (closs_X_from); reduction="none" and grad_hess call the one-sample functions, exp and log
+    inlined. Both must give the same bits: each element's loss alone (a one-hot weight, the
+    other terms +0), and the gradient of every element, at ordinary, huge and infinite inputs."""
+    rng = np.random.default_rng(11)
+    loss = fl.get(name)
+    n = 600
+    y, p = loss.make_inputs(n, dtype, rng)
+    p[:8] = np.array([np.inf, -np.inf, 40.0, -40.0, 800.0, -800.0, 1e-30, -0.0]).astype(dtype)
+    if name != "log_cosh":
+        y = (rng.random(n) < 0.5).astype(dtype) if not soft else y
+        y[:8] = 1.0
+    bits = np.uint64 if dtype == np.float64 else np.uint32
+    finite = np.isfinite(loss(y, p, reduction="none"))   # 0 * inf would be NaN below
+    yf, pf = y[finite], p[finite]
+    per = loss(yf, pf, reduction="none")
+    for i in list(range(40)) + list(range(len(pf) - 40, len(pf))):
+        w = np.zeros(len(pf), dtype)
+        w[i] = 1.0
+        alone = np.asarray(loss(yf, pf, sample_weight=w, reduction="sum"), dtype)
+        assert alone.view(bits) == per[i].view(bits), (name, i)
+    g_hess, _ = loss.grad_hess(y, p)
+    for g in (loss.grad(y, p, reduction="sum"), loss.value_and_grad(y, p, reduction="sum")[1]):
+        assert np.array_equal(g.view(bits), g_hess.view(bits))

@@ -23,9 +23,18 @@ ctypedef struct logistic_t:
     double sig_pos        # sigmoid(z)
     double sig_neg        # sigmoid(-z) = 1 - sigmoid(z), without the cancellation
 
-cdef inline logistic_t _logistic(double z) noexcept nogil:
-    cdef double e = fl_exp(-fabs(z))
-    cdef double l = fl_log1p_unit(e)
+cdef inline double logistic_exp(double y, double z) noexcept nogil:
+    """e = exp(-|z|), the first of _logistic_from's two inputs (y unused: the kernels' phase
+    functions all take (y, p))."""
+    return fl_exp(-fabs(z))
+
+cdef inline double logistic_log(double e) noexcept nogil:
+    """l = log1p(e), the second of _logistic_from's two inputs."""
+    return fl_log1p_unit(e)
+
+cdef inline logistic_t _logistic_from(double z, double e, double l) noexcept nogil:
+    # e = logistic_exp(y, z) and l = logistic_log(e), passed in: the kernels compute a
+    # sub-block's exps, then its logs, in loops of their own (see _elementwise.pyx.tp).
     cdef double r = 1.0 / (1.0 + e)
     cdef double er = e * r
     cdef double z_pos = z if z > 0.0 else 0.0
@@ -40,10 +49,14 @@ cdef inline logistic_t _logistic(double z) noexcept nogil:
     s.sig_neg = er if z >= 0.0 else r
     return s
 
+cdef inline logistic_t _logistic(double z) noexcept nogil:
+    cdef double e = logistic_exp(0.0, z)
+    return _logistic_from(z, e, logistic_log(e))
+
 cdef inline double _bce_logits_loss(double y, double pos_weight, logistic_t s) noexcept nogil:
     # pos_weight*y*softplus(-z) + (1-y)*softplus(z): two non-negative terms, no cancellation.
     # A term whose coefficient is 0 is dropped, so z = +-inf gives the limit, not 0 * inf = NaN
-    # (products first, then selects: see _logistic).
+    # (products first, then selects: see _logistic_from).
     cdef double c_pos = pos_weight * y, c_neg = 1.0 - y
     cdef double t_pos = c_pos * s.softplus_neg, t_neg = c_neg * s.softplus_pos
     return (0.0 if c_pos == 0.0 else t_pos) + (0.0 if c_neg == 0.0 else t_neg)
@@ -108,15 +121,24 @@ cdef inline grad_hess_t cgrad_hess_binary_cross_entropy(double y, double p, doub
 cdef inline double closs_binary_cross_entropy_with_logits(double y, double z, double pos_weight) noexcept nogil:
     return _bce_logits_loss(y, pos_weight, _logistic(z))
 
+cdef inline double closs_binary_cross_entropy_with_logits_from(double y, double z, double e, double l,
+                                                                double pos_weight) noexcept nogil:
+    return _bce_logits_loss(y, pos_weight, _logistic_from(z, e, l))
+
 cdef inline double cgrad_binary_cross_entropy_with_logits(double y, double z, double pos_weight) noexcept nogil:
     return _bce_logits_grad(y, pos_weight, _logistic(z))
 
-cdef inline loss_grad_t closs_grad_binary_cross_entropy_with_logits(double y, double z, double pos_weight) noexcept nogil:
-    cdef logistic_t s = _logistic(z)
+cdef inline loss_grad_t closs_grad_binary_cross_entropy_with_logits_from(double y, double z, double e, double l,
+                                                                         double pos_weight) noexcept nogil:
+    cdef logistic_t s = _logistic_from(z, e, l)
     cdef loss_grad_t out
     out.loss = _bce_logits_loss(y, pos_weight, s)
     out.grad = _bce_logits_grad(y, pos_weight, s)
     return out
+
+cdef inline loss_grad_t closs_grad_binary_cross_entropy_with_logits(double y, double z, double pos_weight) noexcept nogil:
+    cdef double e = logistic_exp(y, z)
+    return closs_grad_binary_cross_entropy_with_logits_from(y, z, e, logistic_log(e), pos_weight)
 
 cdef inline grad_hess_t cgrad_hess_binary_cross_entropy_with_logits(double y, double z, double pos_weight) noexcept nogil:
     cdef logistic_t s = _logistic(z)
@@ -267,11 +289,12 @@ cdef inline focal_t _focal_limit(double y, double z, double gamma, double alpha_
     out.hess = wrong * 0.0
     return out
 
-cdef inline focal_t _focal(double y, double z, double gamma, double alpha, bint want_hess,
-                           bint labels_only) noexcept nogil:
-    """Loss, gradient and (if want_hess) Hessian of the focal loss at one sample. labels_only
-    (a constant once inlined): y is 0 or 1, and the soft-target terms are never computed."""
-    cdef logistic_t s = _logistic(z)
+cdef inline focal_t _focal_from(double y, double z, double e, double l, double gamma, double alpha,
+                                bint want_hess, bint labels_only) noexcept nogil:
+    """Loss, gradient and (if want_hess) Hessian of the focal loss at one sample, given
+    e = logistic_exp(y, z) and l = logistic_log(e). labels_only (a constant once inlined): y is 0
+    or 1, and the soft-target terms are never computed."""
+    cdef logistic_t s = _logistic_from(z, e, l)
     cdef double alpha_t = _focal_alpha_t(y, alpha)
     cdef bint label = labels_only or y == 1.0 or y == 0.0
     cdef bint at_inf = fabs(z) == INFINITY
@@ -293,26 +316,32 @@ cdef inline focal_t _focal(double y, double z, double gamma, double alpha, bint 
     cdef double hess = alpha_t * ((s.sig_pos * s.sig_neg) * m + 2.0 * d * dm + ce * d2m)
     cdef focal_t lim = _focal_limit(y, z, gamma, alpha_t, labels_only)
     cdef focal_t out
-    # Selects, not branches (see _logistic): the loops vectorize. want_hess is a constant once
+    # Selects, not branches (see _logistic_from): the loops vectorize. want_hess is a constant once
     # inlined, so the Hessian's arithmetic is dropped where it is not wanted.
     out.loss = lim.loss if at_inf else loss
     out.grad = lim.grad if at_inf else grad
     out.hess = (lim.hess if at_inf else hess) if want_hess else 0.0
     return out
 
+cdef inline focal_t _focal(double y, double z, double gamma, double alpha, bint want_hess,
+                           bint labels_only) noexcept nogil:
+    cdef double e = logistic_exp(y, z)
+    return _focal_from(y, z, e, logistic_log(e), gamma, alpha, want_hess, labels_only)
+
 cdef inline double closs_focal(double y, double z, double gamma, double alpha) noexcept nogil:
     return _focal(y, z, gamma, alpha, False, False).loss
 
-cdef inline loss_grad_t _focal_loss_grad(double y, double z, double gamma, double alpha,
-                                         bint labels_only) noexcept nogil:
-    cdef focal_t f = _focal(y, z, gamma, alpha, False, labels_only)
+cdef inline loss_grad_t _focal_loss_grad(double y, double z, double e, double l, double gamma,
+                                         double alpha, bint labels_only) noexcept nogil:
+    cdef focal_t f = _focal_from(y, z, e, l, gamma, alpha, False, labels_only)
     cdef loss_grad_t out
     out.loss = f.loss
     out.grad = f.grad
     return out
 
 cdef inline loss_grad_t closs_grad_focal(double y, double z, double gamma, double alpha) noexcept nogil:
-    return _focal_loss_grad(y, z, gamma, alpha, False)
+    cdef double e = logistic_exp(y, z)
+    return _focal_loss_grad(y, z, e, logistic_log(e), gamma, alpha, False)
 
 cdef inline double cgrad_focal(double y, double z, double gamma, double alpha) noexcept nogil:
     return _focal(y, z, gamma, alpha, False, False).grad
@@ -328,4 +357,22 @@ cdef inline double closs_focal_labels(double y, double z, double gamma, double a
     return _focal(y, z, gamma, alpha, False, True).loss
 
 cdef inline loss_grad_t closs_grad_focal_labels(double y, double z, double gamma, double alpha) noexcept nogil:
-    return _focal_loss_grad(y, z, gamma, alpha, True)
+    cdef double e = logistic_exp(y, z)
+    return _focal_loss_grad(y, z, e, logistic_log(e), gamma, alpha, True)
+
+# The forms given e = logistic_exp(y, z) and l = logistic_log(e) (the kernels' loops: see _logistic_from).
+cdef inline double closs_focal_from(double y, double z, double e, double l, double gamma,
+                                    double alpha) noexcept nogil:
+    return _focal_from(y, z, e, l, gamma, alpha, False, False).loss
+
+cdef inline double closs_focal_labels_from(double y, double z, double e, double l, double gamma,
+                                           double alpha) noexcept nogil:
+    return _focal_from(y, z, e, l, gamma, alpha, False, True).loss
+
+cdef inline loss_grad_t closs_grad_focal_from(double y, double z, double e, double l, double gamma,
+                                              double alpha) noexcept nogil:
+    return _focal_loss_grad(y, z, e, l, gamma, alpha, False)
+
+cdef inline loss_grad_t closs_grad_focal_labels_from(double y, double z, double e, double l,
+                                                     double gamma, double alpha) noexcept nogil:
+    return _focal_loss_grad(y, z, e, l, gamma, alpha, True)

@@ -162,14 +162,23 @@ ctypedef struct log_cosh_t:
     double grad
     double hess
 
-cdef inline log_cosh_t _log_cosh(double r) noexcept nogil:
+cdef inline double log_cosh_exp(double y, double p) noexcept nogil:
+    """e = exp(-2 |p - y|), the first of _log_cosh_from's two inputs."""
+    return fl_exp(-2.0 * fabs(p - y))
+
+cdef inline double log_cosh_log(double e) noexcept nogil:
+    """l = log1p(e), the second of _log_cosh_from's two inputs."""
+    return fl_log1p_unit(e)
+
+cdef inline log_cosh_t _log_cosh_from(double r, double e, double l) noexcept nogil:
+    # e = log_cosh_exp(y, p) and l = log_cosh_log(e), r = p - y: the kernels compute a
+    # sub-block's exps, then its logs, in loops of their own (see _elementwise.pyx.tp).
     cdef double a = fabs(r), t = r * r
-    cdef double e = fl_exp(-2.0 * a)
     cdef double one_e = 1.0 + e
     cdef double one_e_err = e - (one_e - 1.0)   # 1 + e = one_e + one_e_err exactly (e <= 1)
     cdef double small_loss = 0.5 * t + t * (t * _log_cosh_s(t))
     cdef double small_grad = r + r * (t * _tanh_q(t))
-    cdef double big_loss = (a - 0.6931471805599453) + fl_log1p_unit(e)
+    cdef double big_loss = (a - 0.6931471805599453) + l
     cdef double big_tanh = 1.0 - 2.0 * e / one_e
     cdef bint small = a < 0.75   # the split of tools/fit_log_cosh.py
     cdef log_cosh_t out
@@ -180,6 +189,10 @@ cdef inline log_cosh_t _log_cosh(double r) noexcept nogil:
     out.hess = 4.0 * e / (one_e * one_e) * (1.0 - 2.0 * one_e_err / one_e)
     return out
 
+cdef inline log_cosh_t _log_cosh(double r) noexcept nogil:
+    cdef double e = fl_exp(-2.0 * fabs(r))
+    return _log_cosh_from(r, e, fl_log1p_unit(e))
+
 cdef inline double closs_log_cosh(double y, double p) noexcept nogil:
     return _log_cosh(p - y).loss
 
@@ -188,6 +201,16 @@ cdef inline double cgrad_log_cosh(double y, double p) noexcept nogil:
 
 cdef inline loss_grad_t closs_grad_log_cosh(double y, double p) noexcept nogil:
     cdef log_cosh_t f = _log_cosh(p - y)
+    cdef loss_grad_t out
+    out.loss = f.loss
+    out.grad = f.grad
+    return out
+
+cdef inline double closs_log_cosh_from(double y, double p, double e, double l) noexcept nogil:
+    return _log_cosh_from(p - y, e, l).loss
+
+cdef inline loss_grad_t closs_grad_log_cosh_from(double y, double p, double e, double l) noexcept nogil:
+    cdef log_cosh_t f = _log_cosh_from(p - y, e, l)
     cdef loss_grad_t out
     out.loss = f.loss
     out.grad = f.grad
