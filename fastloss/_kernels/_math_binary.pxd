@@ -5,7 +5,10 @@ y is the target (a label or a soft target in [0, 1]; for the hinge losses a labe
 t in {-1, +1}), p the prediction (a probability, a logit z or a score, as each loss says).
 Each loss X has closs_X (value), cgrad_X (d loss / d p), closs_grad_X (both, sharing work) and
 cgrad_hess_X (first and second derivative), all in double; a loss with a label form also has
-closs_X_labels and closs_grad_X_labels, for y in {0, 1} only, with exactly closs_X's bits there. NaN in gives NaN out; a logit or
+closs_X_labels and closs_grad_X_labels, for y in {0, 1} only, with exactly closs_X's bits there.
+The logit losses also have closs_X_from and closs_grad_X_from (and _labels_from), which take
+e = logistic_exp(y, z) and l = logistic_log(e) from the caller, with closs_X's bits: the kernels
+compute them a sub-block at a time, each in a loop of its own. NaN in gives NaN out; a logit or
 score of +-inf gives the exact limit. The Python layer validates; nothing here raises.
 """
 from libc.math cimport fabs, INFINITY
