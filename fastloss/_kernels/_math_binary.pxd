@@ -26,10 +26,13 @@ ctypedef struct logistic_t:
     double sig_pos        # sigmoid(z)
     double sig_neg        # sigmoid(-z) = 1 - sigmoid(z), without the cancellation
 
-cdef inline double logistic_exp(double y, double z) noexcept nogil:
-    """e = exp(-|z|), the first of _logistic_from's two inputs (y unused: the kernels' phase
-    functions all take (y, p))."""
+cdef inline double _exp_minus_abs(double z) noexcept nogil:
     return fl_exp(-fabs(z))
+
+cdef inline double logistic_exp(double y, double z) noexcept nogil:
+    """e = exp(-|z|), the first of _logistic_from's two inputs, in the form of the kernels'
+    phase functions, which all take (y, p) (y unused here)."""
+    return _exp_minus_abs(z)
 
 cdef inline double logistic_log(double e) noexcept nogil:
     """l = log1p(e), the second of _logistic_from's two inputs."""
@@ -53,7 +56,7 @@ cdef inline logistic_t _logistic_from(double z, double e, double l) noexcept nog
     return s
 
 cdef inline logistic_t _logistic(double z) noexcept nogil:
-    cdef double e = logistic_exp(0.0, z)
+    cdef double e = _exp_minus_abs(z)
     return _logistic_from(z, e, logistic_log(e))
 
 cdef inline double _bce_logits_loss(double y, double pos_weight, logistic_t s) noexcept nogil:
