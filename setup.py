@@ -52,7 +52,7 @@ INLINED = {"fastloss._kernels._binary"}
 INLINE_PARAMS = ["--param", "max-inline-insns-single=1000", "--param", "large-function-growth=400",
                  "--param", "inline-unit-growth=400"]
 # C headers the kernels include: a change to one rebuilds every extension.
-HEADERS = ["_vmath.h", "_omp_shim.h"]
+HEADERS = ["_vmath.h", "_omp_shim.h", "_lanes.h"]
 # _parallel for the bandwidth probe (fastloss.bench.probe): its floor must use the same vector
 # width as the kernels it is compared with.
 DISPATCHED = {"fastloss._kernels._regression", "fastloss._kernels._binary",

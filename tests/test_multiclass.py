@@ -654,6 +654,36 @@ def test_cross_entropy_block_paths_give_the_row_paths_bits(K, dtype):
     assert np.isnan(block[1][[8, 11, 12]]).all()
 
 
+@pytest.mark.parametrize("K", [9, 28, 40, 1000, 1003])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cross_entropy_row_lanes_worked_examples(K, dtype):
+    # Rows whose softmax is known exactly, for the lane loops of _lanes.h (row max, and the
+    # sum of exponentials with the ties to the max counted apart), at every lane position and
+    # in the remainder past the last full group of lanes; block and row-by-row paths.
+    N = 6
+    z = np.full((N, K), -np.inf)
+    z[0] = 3.0                                    # all tied: p = 1/K
+    z[1, [1, K - 1]] = 2.5                        # two tied maxima, the rest -inf: p = 1/2
+    z[2, :] = -1e30                               # one max far above the rest: p = 1
+    z[2, K // 2] = 7.0
+    z[3, :] = np.arange(K) % 5 - 4.0              # max 0 at every fifth class, others below
+    z[4, :] = 1.0                                 # all tied except a NaN: the row is NaN
+    z[4, K - 2] = np.nan
+    z[5, :] = 0.0                                 # all tied but one -inf: p = 1/(K - 1)
+    z[5, 3] = -np.inf
+    z = z.astype(dtype)
+    y = np.array([0, K - 1, K // 2, 4, 0, 0])
+    ties3 = np.count_nonzero(np.arange(K) % 5 == 4)
+    rest3 = sum(math.exp(v) for v in (np.arange(K) % 5 - 4.0) if v < 0.0)
+    expected = np.array([math.log(K), math.log(2.0), 0.0,
+                         math.log(ties3 + rest3), np.nan, math.log(K - 1)])
+    for ignore in ({}, {"ignore_index": -100}):      # the block path, then row by row
+        got = fl.cross_entropy(y, z, reduction="none", **ignore)
+        rtol = 4e-16 if dtype == np.float64 else 2.0 ** -24   # float32: the rounding of the output
+        np.testing.assert_allclose(got, expected, rtol=rtol, atol=0.0)
+        assert np.isnan(got[4]) and got.dtype == dtype
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("name, targets", [("categorical_cross_entropy", "labels"),
                                            ("categorical_cross_entropy", "probabilities"),

@@ -25,6 +25,18 @@ from fastloss._kernels._fastpath cimport (FAST_VALUE, FAST_GRAD, FAST_VALUE_AND_
 
 cnp.import_array()
 
+cdef extern from "_lanes.h" nogil:
+    enum: FL_LANES
+    void fl_lanes_max_f8(const double* z, Py_ssize_t body, double* top)
+    void fl_lanes_max_f4(const float* z, Py_ssize_t body, double* top)
+    void fl_lanes_rest_f8(const double* z, const double* e, Py_ssize_t body, double m,
+                          double* acc, double* ties)
+    void fl_lanes_rest_f4(const float* z, const double* e, Py_ssize_t body, double m,
+                          double* acc, double* ties)
+
+if FL_LANES != LANES:
+    raise ImportError("_lanes.h's FL_LANES must equal _common.pxd's LANES")
+
 ctypedef fused floating:
     float
     double
@@ -86,16 +98,15 @@ cdef inline double _shifted(double z, double m) noexcept nogil:
 
 cdef inline double _row_max(const floating* z, Py_ssize_t K) noexcept nogil:
     """max z over the row (NaN ignored, -inf for an all-NaN row), by lanes so it vectorizes."""
-    cdef Py_ssize_t i = 0, l, body = K - K % LANES
+    cdef Py_ssize_t i, l, body = K - K % LANES
     cdef double top[LANES]
     cdef double m, v
     for l in range(LANES):
         top[l] = -INFINITY
-    while i < body:
-        for l in range(LANES):
-            v = z[i + l]
-            top[l] = v if v > top[l] else top[l]
-        i += LANES
+    if floating is float:
+        fl_lanes_max_f4(z, body, top)
+    else:
+        fl_lanes_max_f8(z, body, top)
     for i in range(body, K):
         v = z[i]
         top[0] = v if v > top[0] else top[0]
@@ -126,17 +137,17 @@ cdef inline double _row_rest(const floating* z, const double* e, Py_ssize_t K,
                              double m) noexcept nogil:
     """sum of e - 1, without the max's exact 1: e over the classes below the max, plus 1 for
     each further tie (a class is "the max" where z[j] == m). Fixed lanes, an order set by K."""
-    cdef Py_ssize_t i = 0, l, body = K - K % LANES
+    cdef Py_ssize_t i, l, body = K - K % LANES
     cdef double acc[LANES]
     cdef double ties[LANES]
     for l in range(LANES):
         acc[l] = 0.0
         ties[l] = 0.0
-    while i < body:
-        for l in range(LANES):
-            acc[l] += 0.0 if z[i + l] == m else e[i + l]
-            ties[l] += 1.0 if z[i + l] == m else 0.0
-        i += LANES
+    if body > 0:               # (a call: see _lanes.h)
+        if floating is float:
+            fl_lanes_rest_f4(z, e, body, m, acc, ties)
+        else:
+            fl_lanes_rest_f8(z, e, body, m, acc, ties)
     for i in range(body, K):
         acc[i - body] += 0.0 if z[i] == m else e[i]
         ties[i - body] += 1.0 if z[i] == m else 0.0
