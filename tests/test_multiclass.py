@@ -654,6 +654,20 @@ def test_cross_entropy_block_paths_give_the_row_paths_bits(K, dtype):
     assert np.isnan(block[1][[8, 11, 12]]).all()
 
 
+def test_kl_divergence_hessian_at_a_tiny_prediction():
+    # d2/dq2 = p / q^2 with q = 2.2e-308: q^2 underflows to 0, so p / q**2 is inf; the kernel and
+    # the reference both divide twice, (p / q) / q = 9.98e291 (hypothesis found the
+    # reference's inf, which then made a zero-weight row's Hessian 0 * inf = NaN).
+    p = np.array([[5e-324, 1.0 - 5e-324], [0.25, 0.75]])
+    q = np.array([[2.2250738585072014e-308, 0.5], [0.5, 0.5]])
+    for w in (None, np.array([0.0, 2.0])):
+        _, h = fl.kl_divergence.grad_hess(p, q, sample_weight=w)
+        _, want = reference.grad_hess("kl_divergence", p, q, sample_weight=w)
+        assert np.isfinite(h).all() and np.isfinite(want).all()
+        np.testing.assert_allclose(h, want, rtol=1e-15)
+    assert h[0, 0] == 0.0 and fl.kl_divergence.grad_hess(p, q)[1][0, 0] == (5e-324 / q[0, 0]) / q[0, 0]
+
+
 @pytest.mark.parametrize("K", [9, 28, 40, 1000, 1003])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_cross_entropy_row_lanes_worked_examples(K, dtype):
