@@ -338,6 +338,77 @@ def test_multiclass_hinge_infinities_and_nan():
     assert math.isnan(fl.multiclass_hinge([0], [[0.0, math.nan]]))
 
 
+def _hinge_rows(labels, s, w, margin):
+    """Weston-Watkins row by row, skipping the label's class, in the kernel's operation order
+    (Python floats are doubles): per-row losses w * l and gradients w * dl/ds."""
+    n, k = s.shape
+    losses, grads = [], np.zeros((n, k))
+    for i in range(n):
+        sy, loss, count = float(s[i, labels[i]]), 0.0, 0.0
+        for j in range(k):
+            if j == labels[i]:
+                continue
+            v = margin - sy + float(s[i, j])
+            d1 = 1.0 if v > 0.0 else (v if v != v else 0.0)
+            if v > 0.0 or v != v:
+                loss += v
+                count += d1
+            grads[i, j] = w[i] * d1
+        if sy != sy:
+            loss = count = sy
+        grads[i, labels[i]] = w[i] * -count
+        losses.append(w[i] * loss)
+    return np.array(losses), grads
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("k", [1, 2, 3, 10, 33])
+def test_multiclass_hinge_blocks_match_the_row_loop(dtype, k):
+    """The block kernel (phases over all the rows, selects, the label zeroed) gives the bits of
+    the row-by-row loop it replaced: kinks (v = 0 exactly), +-inf, NaN scores and labels, K = 1,
+    weights, and rows across several blocks."""
+    rng = np.random.default_rng(k)
+    n, margin = 1500, 0.5
+    labels = rng.integers(0, k, size=n)
+    s = rng.integers(-3, 4, size=(n, k)) * 0.25       # many exact kinks: s_j = s_y - margin
+    special = rng.random((n, k))
+    s[special < 0.02] = math.nan
+    s[(special >= 0.02) & (special < 0.04)] = math.inf
+    s[(special >= 0.04) & (special < 0.06)] = -math.inf
+    s = s.astype(dtype)
+    w = rng.random(n)
+    want_losses, want_grads = _hinge_rows(labels, s, w, margin)
+    got = fl.multiclass_hinge(labels, s, sample_weight=w, reduction="none", margin=margin)
+    np.testing.assert_array_equal(got, want_losses.astype(dtype))
+    g = fl.multiclass_hinge.grad(labels, s, sample_weight=w, reduction="sum", margin=margin)
+    np.testing.assert_array_equal(g, want_grads.astype(dtype))
+    g2, h = fl.multiclass_hinge.grad_hess(labels, s, sample_weight=w, margin=margin,
+                                          hess_floor=0.125)
+    np.testing.assert_array_equal(g2, g)
+    np.testing.assert_array_equal(h, np.repeat(w[:, None] * 0.125, k, axis=1).astype(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("k", [2, 10, 40])
+@pytest.mark.parametrize("gamma", [2.0, 1.5, 0.0])
+def test_softmax_focal_block_gradient_is_the_row_gradient(dtype, k, gamma):
+    """grad (the block phases) and grad_hess (row by row) compute the gradient with the same
+    functions: the same bits, across blocks, with +-inf and NaN logits and ties at the max."""
+    rng = np.random.default_rng(k)
+    n = 1500
+    labels = rng.integers(0, k, size=n)
+    z = rng.integers(-8, 9, size=(n, k)) * 0.5          # ties at the row max
+    special = rng.random((n, k))
+    z[special < 0.01] = math.nan
+    z[(special >= 0.01) & (special < 0.02)] = math.inf
+    z[(special >= 0.02) & (special < 0.03)] = -math.inf
+    z = z.astype(dtype)
+    w = rng.random(n)
+    g = fl.softmax_focal.grad(labels, z, sample_weight=w, reduction="sum", gamma=gamma)
+    g_rows, _ = fl.softmax_focal.grad_hess(labels, z, sample_weight=w, gamma=gamma)
+    np.testing.assert_array_equal(g, g_rows)
+
+
 # ----------------------------------------------------------------------------- worked examples
 
 def test_digit_example():

@@ -397,31 +397,83 @@ cdef inline void _cce_row_sums(const double* part, Py_ssize_t n, Py_ssize_t K,
 # violating class j (margin - s_y + s_j > 0), minus their count for the target; 0 at the kink.
 # Second derivative 0 (floored by hess_floor).
 
-cdef inline double _row_multiclass_hinge(const rows_t* R, const floating* s, Py_ssize_t label,
-                                         floating* g, floating* h, double gscale,
-                                         double hweight) noexcept nogil:
-    cdef Py_ssize_t K = R.n_classes, j
-    cdef double sy = s[label], v, loss = 0.0, count = 0.0, d1
+cdef void _block_multiclass_hinge(const rows_t* R, const floating* z, floating* out,
+                                  floating* g, floating* h, Py_ssize_t start, Py_ssize_t stop,
+                                  double* scratch, double* loss_sum,
+                                  double* weight_sum) noexcept nogil:
+    """_block for multiclass_hinge (every call but a weights-only one), a phase at a time.
+
+    Row by row, every class is a branch (violated or not) that the CPU mispredicts about as
+    often as not; here v = margin - s_y + s_j of every class of the block is computed in one
+    loop, its hinge term and subgradient by selects, the label's own term zeroed, and the rows
+    summed in class order, rows side by side. Adding the zeros of the classes that are not
+    violated leaves the sums' bits as a row loop skipping them would have them.
+    scratch: 2 n K + 2 n doubles for the block's n rows.
+    """
+    cdef Py_ssize_t K = R.n_classes, n = stop - start, m = n * K, i, j, k, label
+    cdef const floating* s = z + start * K
+    cdef double* v = scratch              # (n, K) the scores, then margin - s_y + s_j
+    cdef double* part = v + m             # (n, K) the hinge terms, then the subgradients
+    cdef double* sy = part + m            # (n,) the label's score
+    cdef double* total = sy + n           # (n,) the row losses, then the violated counts
+    cdef double margin = R.margin, x, w, gscale, hj, loss, acc = 0.0, wacc = 0.0
+    cdef floating* gi
+    for k in range(m):                    # widened first: gcc does not vectorize mixed loops
+        v[k] = s[k]
+    for i in range(n):
+        sy[i] = v[i * K + R.labels[start + i]]
+    for i in range(n):
+        x = sy[i]
+        for j in range(K):
+            v[i * K + j] = margin - x + v[i * K + j]
+    if not R.grad_only:
+        for k in range(m):                # max(0, v), NaN kept
+            x = v[k]
+            part[k] = 0.0 if x <= 0.0 else x
+        _hinge_row_sums(R, part, start, n, K, sy, total)
+        for i in range(n):
+            w = 1.0 if R.sample_weight == NULL else R.sample_weight[start + i]
+            loss = w * total[i]
+            acc += loss
+            if out != NULL:
+                out[start + i] = <floating> loss
+    for i in range(n):
+        wacc += 1.0 if R.sample_weight == NULL else R.sample_weight[start + i]
+    if g != NULL:
+        for k in range(m):                # 1 where violated, NaN kept, else 0
+            x = v[k]
+            part[k] = 1.0 if x > 0.0 else (x if x != x else 0.0)
+        _hinge_row_sums(R, part, start, n, K, sy, total)
+        for i in range(n):
+            w = 1.0 if R.sample_weight == NULL else R.sample_weight[start + i]
+            gscale = w * R.scale
+            gi = g + (start + i) * K
+            for j in range(K):
+                gi[j] = <floating> (gscale * part[i * K + j])
+            gi[R.labels[start + i]] = <floating> (gscale * -total[i])
+    if h != NULL:                         # the second derivative is 0, floored
+        hj = 0.0 if 0.0 >= R.hess_floor else R.hess_floor
+        for i in range(n):
+            w = 1.0 if R.sample_weight == NULL else R.sample_weight[start + i]
+            for j in range(K):
+                h[(start + i) * K + j] = <floating> (w * hj)
+    loss_sum[0] = acc
+    weight_sum[0] = wacc
+
+
+cdef inline void _hinge_row_sums(const rows_t* R, double* part, Py_ssize_t start, Py_ssize_t n,
+                                 Py_ssize_t K, const double* sy, double* total) noexcept nogil:
+    """total[i] = the sum of part over row i's classes but its label, in class order; sy[i]
+    where that is NaN (K = 1 has no other class to carry a NaN score)."""
+    cdef Py_ssize_t i, j
+    for i in range(n):
+        part[i * K + R.labels[start + i]] = 0.0
+        total[i] = 0.0
     for j in range(K):
-        if j == label:
-            continue
-        v = R.margin - sy + s[j]
-        if v > 0.0:
-            loss += v
-            d1 = 1.0
-            count += 1.0
-        elif v != v:
-            loss += v
-            d1 = v
-            count += v
-        else:
-            d1 = 0.0
-        _store(g, h, j, d1, 0.0, gscale, hweight, R.hess_floor)
-    if sy != sy:      # K = 1 has no wrong class to carry it: NaN in still gives NaN out
-        loss = sy
-        count = sy
-    _store(g, h, label, -count, 0.0, gscale, hweight, R.hess_floor)
-    return loss
+        for i in range(n):
+            total[i] += part[i * K + j]
+    for i in range(n):
+        total[i] = sy[i] if sy[i] != sy[i] else total[i]
 
 
 # ------------------------------------------------------------------------------ softmax focal
@@ -441,22 +493,30 @@ cdef inline double _zero_row_focal(const rows_t* R, floating* g, floating* h,
     return 0.0
 
 
-cdef inline double _row_softmax_focal(const rows_t* R, const floating* z, Py_ssize_t label,
-                                      double* e, floating* g, floating* h, double gscale,
-                                      double hweight) noexcept nogil:
+cdef inline double _focal_power(double q, double gamma) noexcept nogil:
+    """q^gamma; the default gamma = 2 as q * q (correctly rounded, and a call to pow costs more
+    than the row's exponentials)."""
+    return q * q if gamma == 2.0 else pow(q, gamma)
+
+
+cdef inline double _focal_row(const rows_t* R, const floating* z, Py_ssize_t label,
+                              const double* e, Py_ssize_t stride, double m, double rest,
+                              double log_s, floating* g, floating* h, double gscale,
+                              double hweight) noexcept nogil:
+    """The row's loss (and its derivatives, where asked) from its softmax: e[j * stride] =
+    exp(z_j - m), m = max z, rest and log_s = log1p(rest) as _exp_row and its callers give."""
     cdef Py_ssize_t K = R.n_classes, j
-    cdef double m, rest, inv_s, log_p, p, q, qg, pr, big_g, alpha, gamma = R.gamma
+    cdef double inv_s, log_p, p, q, qg, pr, big_g, alpha, gamma = R.gamma
     cdef double pj, dj, one_minus_pj, d2
-    rest = _exp_row(z, K, e, &m)
     inv_s = 1.0 / (1.0 + rest)
-    log_p = _shifted(z[label], m) - fl_log1p(rest)
-    p = e[label] * inv_s
+    log_p = _shifted(z[label], m) - log_s
+    p = e[label * stride] * inv_s
     if z[label] == m:
         q = rest * inv_s
     else:
         q = 1.0 - p
     alpha = 1.0 if R.class_weight == NULL else R.class_weight[label]
-    qg = pow(q, gamma)
+    qg = _focal_power(q, gamma)
     if alpha == 0.0:
         return 0.0 if g == NULL and h == NULL else _zero_row_focal(R, g, h, hweight)
     if g == NULL and h == NULL:
@@ -469,19 +529,29 @@ cdef inline double _row_softmax_focal(const rows_t* R, const floating* z, Py_ssi
         pr = p * (-log_p) / q
     big_g = -qg * (1.0 + gamma * pr)
     for j in range(K):
-        pj = e[j] * inv_s
+        pj = e[j * stride] * inv_s
         if z[j] == m:
             one_minus_pj = rest * inv_s
         else:
             one_minus_pj = 1.0 - pj
         dj = (one_minus_pj if j == label else -pj)
-        if q == 0.0:          # p = 1: every d_j is 0 (gamma = 0 included)
+        if h == NULL:
+            d2 = 0.0
+        elif q == 0.0:        # p = 1: every d_j is 0 (gamma = 0 included)
             d2 = 0.0 * dj
         else:
             d2 = alpha * (gamma * qg * (dj * (dj / q)) * (2.0 * p - q * pr + (gamma - 1.0) * p * pr)
                           - big_g * pj * one_minus_pj)
         _store(g, h, j, alpha * big_g * dj, d2, gscale, hweight, R.hess_floor)
     return alpha * qg * (-log_p)
+
+
+cdef inline double _row_softmax_focal(const rows_t* R, const floating* z, Py_ssize_t label,
+                                      double* e, floating* g, floating* h, double gscale,
+                                      double hweight) noexcept nogil:
+    cdef double m
+    cdef double rest = _exp_row(z, R.n_classes, e, &m)
+    return _focal_row(R, z, label, e, 1, m, rest, fl_log1p(rest), g, h, gscale, hweight)
 
 
 
@@ -657,9 +727,7 @@ cdef inline double _row(const rows_t* R, const floating* z, Py_ssize_t label, co
                         double hweight) noexcept nogil:
     if R.kind == CROSS_ENTROPY:
         return _row_cross_entropy(R, z, label, t, e, g, h, gscale, hweight)
-    if R.kind == MULTICLASS_HINGE:
-        return _row_multiclass_hinge(R, z, label, g, h, gscale, hweight)
-    # (kl_divergence and categorical_cross_entropy: _block_kl, _block_cce)
+    # (multiclass_hinge, kl_divergence and categorical_cross_entropy: their own _block_*)
     return _row_softmax_focal(R, z, label, e, g, h, gscale, hweight)
 
 
@@ -675,8 +743,8 @@ cdef inline void _ce_labels_finish(const rows_t* R, const floating* z, floating*
                                    const double* e, Py_ssize_t stride_j, Py_ssize_t stride_i,
                                    const double* m, const double* rest, const double* log_s,
                                    double* loss_sum, double* weight_sum) noexcept nogil:
-    """The row losses (and p - onehot(y)) of _block_ce_labels' rows from their phases' results;
-    row i's class j exponential is e[j * stride_j + i * stride_i]."""
+    """The row losses (and p - onehot(y)) of cross_entropy's rows from _block_softmax_labels'
+    phases; row i's class j exponential is e[j * stride_j + i * stride_i]."""
     cdef Py_ssize_t K = R.n_classes, i, j, label
     cdef const floating* zi
     cdef floating* gi
@@ -704,11 +772,47 @@ cdef inline void _ce_labels_finish(const rows_t* R, const floating* z, floating*
     weight_sum[0] = wacc
 
 
-cdef void _block_ce_labels_narrow(const rows_t* R, const floating* z, floating* out,
-                                  floating* g, Py_ssize_t start, Py_ssize_t stop,
-                                  double* scratch, double* loss_sum,
-                                  double* weight_sum) noexcept nogil:
-    """_block_ce_labels for few classes (K < NARROW_K), column by column: the same bits.
+cdef inline void _focal_labels_finish(const rows_t* R, const floating* z, floating* out,
+                                      floating* g, Py_ssize_t start, Py_ssize_t n,
+                                      const double* e, Py_ssize_t stride_j, Py_ssize_t stride_i,
+                                      const double* m, const double* rest, const double* log_s,
+                                      double* loss_sum, double* weight_sum) noexcept nogil:
+    """softmax_focal's rows from _block_softmax_labels' phases (as _ce_labels_finish)."""
+    cdef Py_ssize_t K = R.n_classes, i
+    cdef double w, loss, acc = 0.0, wacc = 0.0
+    for i in range(n):
+        w = 1.0 if R.sample_weight == NULL else R.sample_weight[start + i]
+        wacc += w
+        loss = w * _focal_row(R, z + (start + i) * K, R.labels[start + i], e + i * stride_i,
+                              stride_j, m[i], rest[i], log_s[i],
+                              g + (start + i) * K if g != NULL else NULL, <floating*> NULL,
+                              w * R.scale, w)
+        acc += loss
+        if out != NULL:
+            out[start + i] = <floating> loss
+    loss_sum[0] = acc
+    weight_sum[0] = wacc
+
+
+cdef inline void _softmax_labels_finish(const rows_t* R, const floating* z, floating* out,
+                                        floating* g, Py_ssize_t start, Py_ssize_t n,
+                                        const double* e, Py_ssize_t stride_j,
+                                        Py_ssize_t stride_i, const double* m, const double* rest,
+                                        const double* log_s, double* loss_sum,
+                                        double* weight_sum) noexcept nogil:
+    if R.kind == CROSS_ENTROPY:
+        _ce_labels_finish(R, z, out, g, start, n, e, stride_j, stride_i, m, rest, log_s,
+                          loss_sum, weight_sum)
+    else:
+        _focal_labels_finish(R, z, out, g, start, n, e, stride_j, stride_i, m, rest, log_s,
+                             loss_sum, weight_sum)
+
+
+cdef void _block_softmax_labels_narrow(const rows_t* R, const floating* z, floating* out,
+                                       floating* g, Py_ssize_t start, Py_ssize_t stop,
+                                       double* scratch, double* loss_sum,
+                                       double* weight_sum) noexcept nogil:
+    """_block_softmax_labels for few classes (K < NARROW_K), column by column: the same bits.
 
     With K = 10 a row is too short to vectorize along (its max, shift and lane sums cost more
     than its exponentials), so the block is transposed into scratch (class j of row i at
@@ -754,16 +858,18 @@ cdef void _block_ce_labels_narrow(const rows_t* R, const floating* z, floating* 
         rest[i] = _rest_or_nan(rest[i], m[i])
     for i in range(n):
         log_s[i] = fl_log1p(rest[i])
-    _ce_labels_finish(R, z, out, g, start, n, e, n, 1, m, rest, log_s, loss_sum, weight_sum)
+    _softmax_labels_finish(R, z, out, g, start, n, e, n, 1, m, rest, log_s, loss_sum,
+                           weight_sum)
 
 
-cdef void _block_ce_labels(const rows_t* R, const floating* z, floating* out, floating* g,
-                           Py_ssize_t start, Py_ssize_t stop, double* scratch,
-                           double* loss_sum, double* weight_sum) noexcept nogil:
-    """_block for cross_entropy with labels, no smoothing, no class weights: the common case.
+cdef void _block_softmax_labels(const rows_t* R, const floating* z, floating* out,
+                                floating* g, Py_ssize_t start, Py_ssize_t stop, double* scratch,
+                                double* loss_sum, double* weight_sum) noexcept nogil:
+    """_block for the softmax losses' common calls: cross_entropy with labels, no smoothing, no
+    class weights; softmax_focal without a Hessian.
 
-    The same math as _row_cross_entropy (the same functions, so the same bits), done a phase at
-    a time over all the rows of the block: the exponentials of every row in one long loop and
+    The same math as _row_cross_entropy and _row_softmax_focal (the same functions, so the same
+    bits), done a phase at a time over all the rows of the block: the exponentials of every row in one long loop and
     the row log1p's in another, which vectorize across rows; row by row, a row of K = 10 spends
     more on loop overhead and on the latency of its log1p than on its exponentials.
     """
@@ -774,7 +880,7 @@ cdef void _block_ce_labels(const rows_t* R, const floating* z, floating* out, fl
     cdef double* log_s = rest + n         # (n,) log1p(rest)
     cdef const floating* zi
     if K < NARROW_K:
-        _block_ce_labels_narrow(R, z, out, g, start, stop, scratch, loss_sum, weight_sum)
+        _block_softmax_labels_narrow(R, z, out, g, start, stop, scratch, loss_sum, weight_sum)
         return
     for i in range(n):
         zi = z + (start + i) * K
@@ -786,7 +892,8 @@ cdef void _block_ce_labels(const rows_t* R, const floating* z, floating* out, fl
         rest[i] = _row_rest(z + (start + i) * K, e + i * K, K, m[i])
     for i in range(n):
         log_s[i] = fl_log1p(rest[i])
-    _ce_labels_finish(R, z, out, g, start, n, e, 1, K, m, rest, log_s, loss_sum, weight_sum)
+    _softmax_labels_finish(R, z, out, g, start, n, e, 1, K, m, rest, log_s, loss_sum,
+                           weight_sum)
 
 
 cdef void _block(const rows_t* R, const floating* z, floating* out, floating* g, floating* h,
@@ -808,13 +915,19 @@ cdef void _block(const rows_t* R, const floating* z, floating* out, floating* g,
     cdef double w, row_weight, loss, acc = 0.0, wacc = 0.0
     if (R.kind == CROSS_ENTROPY and R.labels != NULL and R.smoothing == 0.0
             and R.class_weight == NULL and not R.has_ignore and h == NULL and not R.weights_only):
-        _block_ce_labels(R, z, out, g, start, stop, e, loss_sum, weight_sum)
+        _block_softmax_labels(R, z, out, g, start, stop, e, loss_sum, weight_sum)
+        return
+    if R.kind == SOFTMAX_FOCAL and h == NULL and not R.weights_only:   # (labels only)
+        _block_softmax_labels(R, z, out, g, start, stop, e, loss_sum, weight_sum)
         return
     if R.kind == KL_DIVERGENCE and not R.weights_only:
         _block_kl(R, z, out, g, h, start, stop, e, loss_sum, weight_sum)
         return
     if R.kind == CATEGORICAL_CROSS_ENTROPY and not R.weights_only:
         _block_cce(R, z, out, g, h, start, stop, e, loss_sum, weight_sum)
+        return
+    if R.kind == MULTICLASS_HINGE and not R.weights_only:
+        _block_multiclass_hinge(R, z, out, g, h, start, stop, e, loss_sum, weight_sum)
         return
     for i in range(start, stop):
         w = 1.0 if R.sample_weight == NULL else R.sample_weight[i]
@@ -848,7 +961,7 @@ cdef void _block(const rows_t* R, const floating* z, floating* out, floating* g,
 
 cdef inline Py_ssize_t _scratch_per_thread(Py_ssize_t K, Py_ssize_t rows) noexcept nogil:
     """Doubles of scratch a thread needs for blocks of `rows` rows: their logits transposed,
-    their exponentials and 4 + LANES values per row (_block_ce_labels_narrow; the row-wise
+    their exponentials and 4 + LANES values per row (_block_softmax_labels_narrow; the row-wise
     phases, _block_kl and _block_cce use less)."""
     return 2 * rows * K + (4 + LANES) * rows
 
