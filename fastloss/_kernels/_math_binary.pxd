@@ -255,7 +255,9 @@ cdef inline grad_hess_t cgrad_hess_squared_hinge(label_t y, score_t s, double ma
 # 0 for |z| > 37. For hard labels log q = -softplus(+-z), exact for every finite z (q itself may
 # underflow while q^gamma does not, for gamma < 1); for soft targets q, a sum of two
 # non-negative terms, is at least min(y, 1 - y) and is accurate as computed. m = q^gamma =
-# exp(gamma log q).
+# exp(gamma log q), but q * q for the default gamma = 2: correctly rounded from q, where the exp
+# turns log q's rounding into gamma |log q| times as many ulp of m, and an exp (and, for soft
+# targets, a log) cheaper (the kernels' loops see gamma = 2 as a constant: _elementwise.pyx.tp).
 #
 # Closed-form derivatives, with s = sigmoid(z), s' = s (1 - s), ratio = s' / q
 # (= sigmoid(z) for y = 1, sigmoid(-z) for y = 0):
@@ -308,11 +310,13 @@ cdef inline focal_t _focal_from(double y, double z, double e, double l, double g
     cdef double log_q_label = -s.softplus_pos if y == 1.0 else -s.softplus_neg
     cdef double log_q_soft = fl_log(q_soft)
     cdef double log_q = log_q_label if label else log_q_soft
+    cdef double q_label = s.sig_neg if y == 1.0 else s.sig_pos
+    cdef double q = q_label if label else q_soft
     cdef double ratio_label = s.sig_pos if y == 1.0 else s.sig_neg
     cdef double ratio_soft = (s.sig_pos * s.sig_neg) / q_soft
     cdef double ratio = ratio_label if label else ratio_soft
     cdef double ce = _bce_logits_loss(y, 1.0, s)
-    cdef double m = fl_exp(gamma * log_q)
+    cdef double m = q * q if gamma == 2.0 else fl_exp(gamma * log_q)
     cdef double slope = 1.0 - 2.0 * y
     cdef double d = _bce_logits_grad(y, 1.0, s)
     cdef double dm = gamma * slope * m * ratio
