@@ -44,7 +44,10 @@ EXTENSIONS = [
     ("fastloss._kernels._pairwise", "_pairwise.pyx", None),
     ("fastloss._kernels._penalties", "_penalties.pyx", None),
     ("fastloss._kernels._vmath", "_vmath.pyx", None),
+    ("fastloss._kernels._buffers", "_buffers.pyx", None),
 ]
+# NumPy API levels beyond the default that a module needs (its memory-handler API: NEP 49).
+NUMPY_TARGET = {"fastloss._kernels._buffers": "NPY_1_22_API_VERSION"}
 # gcc declines to inline the larger per-sample math (focal's value, gradient and limits) into
 # the loops, and a call stops vectorization; these let it inline, for the modules that need it
 # (they cost compile time). Compilers that do not take them skip them.
@@ -206,7 +209,8 @@ def extensions():
                 module, [str(Path("fastloss") / "_kernels" / target)],
                 include_dirs=[np.get_include(), str(KERNELS)],
                 depends=[str(Path("fastloss") / "_kernels" / header) for header in HEADERS],
-                define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
+                define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")]
+                + ([("NPY_TARGET_VERSION", NUMPY_TARGET[name])] if name in NUMPY_TARGET else []),
                 extra_compile_args=compile_args + extra + (inline_params if name in INLINED else []),
                 extra_link_args=link_args,
             ))

@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 
 from fastloss._loss import Loss, ElementwiseLoss, Param, get, available
 from fastloss._threads import get_num_threads, set_num_threads, threads
-from fastloss._config import show_config, config
+from fastloss._config import show_config, config, cache_info, set_cache_limit, empty_cache
 from fastloss.losses.regression import mse, mae, huber, quantile, log_cosh
 from fastloss.losses.multiclass import (MulticlassLoss, cross_entropy, categorical_cross_entropy,
                                         multiclass_hinge, softmax_focal, kl_divergence)
@@ -30,6 +30,7 @@ from fastloss.scoring import score, ScoreResult
 __all__ = [
     "Loss", "ElementwiseLoss", "Param", "get", "available",
     "get_num_threads", "set_num_threads", "threads", "show_config", "config", "reference",
+    "cache_info", "set_cache_limit", "empty_cache",
     "mse", "mae", "huber", "quantile", "log_cosh",
     "MulticlassLoss", "cross_entropy", "categorical_cross_entropy", "multiclass_hinge",
     "softmax_focal", "kl_divergence",

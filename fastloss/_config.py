@@ -5,7 +5,7 @@ import sys
 
 import numpy as np
 
-from fastloss._kernels import _parallel
+from fastloss._kernels import _buffers, _parallel
 from fastloss._threads import SERIAL_THRESHOLD, get_num_threads
 
 _SIMD_LEVELS = ("AVX512_SKX", "AVX512F", "AVX2", "AVX", "SSE42", "SSE2")
@@ -68,6 +68,7 @@ def config():
         "serial_threshold": SERIAL_THRESHOLD,
         "kernel_variant": _variant_summary(),
         "kernel_variants_built": ["baseline"] + sorted(build.get("variants", {})),
+        "output_cache": cache_info(),
         "build": build,
     }
 
@@ -89,5 +90,33 @@ def show_config(file=None):
         f"link flags:       {' '.join(b.get('link_args', []))}",
         f"kernel variant:   {c['kernel_variant']} (built: {', '.join(c['kernel_variants_built'])}; "
         "FASTLOSS_KERNEL_VARIANT forces one)",
+        f"output cache:     {c['output_cache']['limit'] / 2**20:g} MiB limit, "
+        f"{c['output_cache']['held'] / 2**20:g} MiB held (FASTLOSS_CACHE_MB; fl.empty_cache())",
     ]
     print("\n".join(lines), file=file or sys.stdout)
+
+
+# ----------------------------------------------------------------------------- output cache
+# Gradients and per-element values of at least 1 MiB come from a cache of freed outputs
+# (fastloss._kernels._buffers): a loop that drops its last gradient before the next call gets
+# the same memory back, with its pages already mapped, instead of paying the OS's page faults.
+
+
+def cache_info():
+    """The output cache: bytes ``held`` now and their ``limit``, ``hits`` (outputs served from
+    the cache) and ``misses`` (new blocks), ``slots`` (blocks it can hold) and ``min_bytes``
+    (smaller outputs bypass it)."""
+    return _buffers.info()
+
+
+def set_cache_limit(nbytes):
+    """Keep at most `nbytes` of freed outputs for reuse (default FASTLOSS_CACHE_MB megabytes,
+    1024 if unset; 0 turns the cache off). Cached blocks beyond the limit are released now."""
+    if isinstance(nbytes, bool) or not isinstance(nbytes, (int, np.integer)):
+        raise TypeError(f"nbytes must be an integer, got {type(nbytes).__name__}")
+    _buffers.set_limit(int(nbytes))
+
+
+def empty_cache():
+    """Return every freed output the cache holds to the system (as torch.cuda.empty_cache)."""
+    _buffers.release()

@@ -19,6 +19,8 @@ import numbers
 
 import numpy as np
 
+from fastloss._kernels import _buffers
+
 REDUCTIONS = ("mean", "sum", "none")
 
 
@@ -136,10 +138,16 @@ def grad_hess_out(out):
     raise TypeError("out must be a (grad, hess) tuple of arrays for grad_hess")
 
 
+def empty(shape, dtype, order="C"):
+    """A new output array (np.empty's), from the cache of freed outputs when it is large (see
+    fastloss._kernels._buffers: a repeated call skips the OS's page faults)."""
+    return _buffers.empty(shape, dtype, order)
+
+
 def new_output(shape, dtype, order, out=None, inputs=(), name="out"):
     """(array returned to the user, flat contiguous view the kernel writes)."""
     if out is None:
-        out = np.empty(shape, dtype=dtype, order=order)
+        out = empty(shape, dtype, order)
     else:
         check_out(out, shape, dtype, inputs, name)
     return out, out.reshape(-1, order=order)

@@ -230,7 +230,7 @@ class Objective:
                                                          reduction=reduction)
         arr = V.prediction_array(w, "w")
         flat = V.flatten(arr, "C")
-        grad_w = np.empty(arr.shape, arr.dtype)
+        grad_w = V.empty(arr.shape, arr.dtype)
         s1, s2 = _penalties.sums(flat, grad_w.reshape(-1), self.l1, self.l2,
                                  _threads.threads_for(flat.size))
         return loss_value + Penalty._combine(self.l1, self.l2, s1, s2), grad_pred, grad_w

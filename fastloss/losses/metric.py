@@ -66,7 +66,7 @@ class PairwiseLoss(Loss):
     def _new_grads(self, arrays, out):
         if out is not None:
             return out
-        return tuple(np.empty_like(arrays[0]) for _ in range(self.n_embeddings))
+        return tuple(V.empty(arrays[0].shape, arrays[0].dtype) for _ in range(self.n_embeddings))
 
     # ---------------------------------------------------------------- public API
 
@@ -74,7 +74,7 @@ class PairwiseLoss(Loss):
         V.check_reduction(reduction)
         params = self.bind(params)
         arrays, extras, w = self._validate(inputs, sample_weight)
-        row_out = np.empty(arrays[0].shape[0], arrays[0].dtype) if reduction == "none" else None
+        row_out = V.empty(arrays[0].shape[0], arrays[0].dtype) if reduction == "none" else None
         total, weight_total = self._run(arrays, extras, w, row_out, None, 1.0, params)
         if reduction == "none":
             return row_out
@@ -103,7 +103,7 @@ class PairwiseLoss(Loss):
         if reduction == "mean":
             weight_total = float(n_rows) if w is None else _parallel.blocked_sum(w, 1)
             scale = 1.0 / weight_total if weight_total != 0 else np.nan
-        row_out = np.empty(n_rows, arrays[0].dtype) if reduction == "none" else None
+        row_out = V.empty(n_rows, arrays[0].dtype) if reduction == "none" else None
         total, weight_total = self._run(arrays, extras, w, row_out, grads, scale, params)
         if reduction == "none":
             return row_out, grads
