@@ -262,37 +262,25 @@ cdef inline void _cce_derivatives(const rows_t* R, double tj, double qj, floatin
     _store(g, h, j, d1, d2, w * R.scale, w, R.hess_floor)
 
 
-cdef inline void _check_unit_range(const rows_t* R, const floating* q, Py_ssize_t m,
+cdef inline bint _check_unit_range(const rows_t* R, const floating* q, Py_ssize_t m,
                                    Py_ssize_t start) noexcept nogil:
     """The probability check of the predictions q[0:m] of the block at row `start`, fused into
     the block that reads them: flags the block if one lies outside [0, 1] (NaN passes). q (1 - q)
-    < 0 exactly then; the ORs take the compares' masks in q's own width, so the loop vectorizes."""
+    < 0 exactly then; the ORs take the compares' masks in q's own width, so the loop vectorizes.
+    Returns whether q[0:m] holds a NaN, from the same pass."""
     cdef Py_ssize_t k
-    cdef unsigned int bad4 = 0
-    cdef unsigned long long bad8 = 0
-    if R.range_flags == NULL:
-        return
+    cdef unsigned int bad4 = 0, nan4 = 0
+    cdef unsigned long long bad8 = 0, nan8 = 0
     if floating is float:
         for k in range(m):
             bad4 |= -<unsigned int> (q[k] * (<float> 1.0 - q[k]) < <float> 0.0)
-    else:
-        for k in range(m):
-            bad8 |= -<unsigned long long> (q[k] * (1.0 - q[k]) < 0.0)
-    R.range_flags[start // R.block_rows] = (bad4 | bad8) != 0
-
-
-cdef inline bint _has_nan(const floating* q, Py_ssize_t m) noexcept nogil:
-    """Whether q[0:m] holds a NaN: an OR of the compares' masks in q's own width (a count in
-    floating point would be an in-order sum, lane by lane)."""
-    cdef Py_ssize_t k
-    cdef unsigned int nan4 = 0
-    cdef unsigned long long nan8 = 0
-    if floating is float:
-        for k in range(m):
             nan4 |= -<unsigned int> (q[k] != q[k])
     else:
         for k in range(m):
+            bad8 |= -<unsigned long long> (q[k] * (1.0 - q[k]) < 0.0)
             nan8 |= -<unsigned long long> (q[k] != q[k])
+    if R.range_flags != NULL:
+        R.range_flags[start // R.block_rows] = (bad4 | bad8) != 0
     return (nan4 | nan8) != 0
 
 
@@ -317,7 +305,7 @@ cdef void _block_cce(const rows_t* R, const floating* z, floating* out, floating
     cdef double w, tj, qj, term, nan_part, loss, acc = 0.0, wacc = 0.0
     cdef floating* gi
     cdef floating* hi_
-    _check_unit_range(R, qin, m, start)
+    cdef bint has_nan = _check_unit_range(R, qin, m, start)
     if (g != NULL or h != NULL) and t == NULL:
         # Labels: every class as t = 0 (a constant, so no division is left), in one flat loop
         # when the rows are unweighted, then each row's label as t = 1: the same calls, so the
@@ -362,7 +350,7 @@ cdef void _block_cce(const rows_t* R, const floating* z, floating* out, floating
                 part[k] = term if tj != 0.0 else nan_part
             _cce_row_sums(part, n, K, total)
         else:
-            if _has_nan(qin, m):    # rare: the NaN of each row, summed as the targets' terms are
+            if has_nan:             # rare: the NaN of each row, summed as the targets' terms are
                 for k in range(m):
                     part[k] = qin[k] if qin[k] != qin[k] else 0.0
                 _cce_row_sums(part, n, K, total)
