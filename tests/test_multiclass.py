@@ -338,6 +338,16 @@ def test_multiclass_hinge_infinities_and_nan():
     assert math.isnan(fl.multiclass_hinge([0], [[0.0, math.nan]]))
 
 
+def _with_specials(x, rng, fraction):
+    """x with NaN, +inf and -inf each at a random `fraction` of its elements."""
+    u = rng.random(x.shape)
+    x = x.copy()
+    x[u < fraction] = math.nan
+    x[(u >= fraction) & (u < 2 * fraction)] = math.inf
+    x[(u >= 2 * fraction) & (u < 3 * fraction)] = -math.inf
+    return x
+
+
 def _hinge_rows(labels, s, w, margin):
     """Weston-Watkins row by row, skipping the label's class, in the kernel's operation order
     (Python floats are doubles): per-row losses w * l and gradients w * dl/ds."""
@@ -371,11 +381,7 @@ def test_multiclass_hinge_blocks_match_the_row_loop(dtype, k):
     n, margin = 1500, 0.5
     labels = rng.integers(0, k, size=n)
     s = rng.integers(-3, 4, size=(n, k)) * 0.25       # many exact kinks: s_j = s_y - margin
-    special = rng.random((n, k))
-    s[special < 0.02] = math.nan
-    s[(special >= 0.02) & (special < 0.04)] = math.inf
-    s[(special >= 0.04) & (special < 0.06)] = -math.inf
-    s = s.astype(dtype)
+    s = _with_specials(s, rng, 0.02).astype(dtype)
     w = rng.random(n)
     want_losses, want_grads = _hinge_rows(labels, s, w, margin)
     got = fl.multiclass_hinge(labels, s, sample_weight=w, reduction="none", margin=margin)
@@ -398,11 +404,7 @@ def test_softmax_focal_block_gradient_is_the_row_gradient(dtype, k, gamma):
     n = 1500
     labels = rng.integers(0, k, size=n)
     z = rng.integers(-8, 9, size=(n, k)) * 0.5          # ties at the row max
-    special = rng.random((n, k))
-    z[special < 0.01] = math.nan
-    z[(special >= 0.01) & (special < 0.02)] = math.inf
-    z[(special >= 0.02) & (special < 0.03)] = -math.inf
-    z = z.astype(dtype)
+    z = _with_specials(z, rng, 0.01).astype(dtype)
     w = rng.random(n)
     g = fl.softmax_focal.grad(labels, z, sample_weight=w, reduction="sum", gamma=gamma)
     g_rows, _ = fl.softmax_focal.grad_hess(labels, z, sample_weight=w, gamma=gamma)
