@@ -271,6 +271,16 @@ def test_focal_large_logit_does_not_saturate():
     _close(got, mp_focal(1, 50, 2.0, 0.25), rel=1e-13)
 
 
+def test_focal_gradient_at_a_large_logit_and_gamma_kernel_and_reference():
+    """y = 0, z = 20, gamma = 200 (hypothesis's example): the gradient's focusing term holds
+    p (1 - p) with 1 - p = 2e-9; the reference once formed it as 1 - p (8 digits left, 2.8e-13
+    relative error in the gradient) and the property test flagged the kernel, which was right."""
+    y, z, gamma, alpha = 0.0, 20.0, 200.0, 0.25
+    _, want, _ = mp_derivatives(lambda t: mp_focal(y, t, gamma, alpha), z)
+    _close(fl.focal.grad([y], [z], gamma=gamma, alpha=alpha)[0], want, rel=1e-13)
+    _close(reference.focal_grad(np.array([y]), np.array([z]), gamma, alpha)[0], want, rel=1e-13)
+
+
 def test_focal_infinite_logits_give_the_limits():
     inf = np.inf
     y = np.array([1.0, 0.0, 1.0, 0.0, 0.3, 0.3])

@@ -6,6 +6,10 @@ returns the row's loss and, when given output pointers, writes the row's gradien
 Hessian. One driver (`_block`, `run`) walks the rows for every loss and every mode (reduce,
 per-row values, gradient, fused value+gradient, gradient+Hessian); the loss is picked by a
 switch on `kind` per row (a predictable branch, negligible next to a row of K exponentials).
+Where a row at a time cannot vectorize (rows of K = 10, or a branch per class), `_block` hands
+the whole block to a kind's own `_block_<kind>`, which runs a phase at a time across its rows:
+cross_entropy and softmax_focal with labels (their softmax phases are shared), categorical
+cross-entropy, kl_divergence and multiclass_hinge.
 
 Reductions: rows are cut into fixed blocks of max(1, BLOCK // K) rows, independent of the thread
 count; each block is summed in row order and the block sums are combined with pairwise_sum, so
@@ -398,7 +402,7 @@ cdef void _block_multiclass_hinge(const rows_t* R, const floating* z, floating* 
     violated leaves the sums' bits as a row loop skipping them would have them.
     scratch: 2 n K + 2 n doubles for the block's n rows.
     """
-    cdef Py_ssize_t K = R.n_classes, n = stop - start, m = n * K, i, j, k, label
+    cdef Py_ssize_t K = R.n_classes, n = stop - start, m = n * K, i, j, k
     cdef const floating* s = z + start * K
     cdef double* v = scratch              # (n, K) the scores, then margin - s_y + s_j
     cdef double* part = v + m             # (n, K) the hinge terms, then the subgradients
@@ -540,8 +544,6 @@ cdef inline double _row_softmax_focal(const rows_t* R, const floating* z, Py_ssi
     cdef double m
     cdef double rest = _exp_row(z, R.n_classes, e, &m)
     return _focal_row(R, z, label, e, 1, m, rest, fl_log1p(rest), g, h, gscale, hweight)
-
-
 
 
 # ------------------------------------------------------------------------------ kl_divergence
