@@ -332,8 +332,7 @@ class ElementwiseLoss(Loss):
         """The factor of the gradient: 1 / sum of weights for the mean, 1 otherwise."""
         if reduction != "mean":
             return 1.0, None
-        from fastloss._kernels._parallel import blocked_sum
-        weight_total = float(a.size) if a.w is None else blocked_sum(a.w, n_threads)
+        weight_total = float(a.size) if a.w is None else a.w_total   # (summed by the check)
         return (1.0 / weight_total if weight_total != 0 else math.nan), weight_total
 
     def _grad(self, y_true, y_pred, sample_weight, reduction, out, params):

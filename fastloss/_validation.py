@@ -19,9 +19,15 @@ import numbers
 
 import numpy as np
 
+from fastloss import _threads
 from fastloss._kernels import _buffers
+from fastloss._kernels._dispatch import load
 
 REDUCTIONS = ("mean", "sum", "none")
+
+# The weight check's one pass (sum and minimum) runs in the CPU's best variant: widening float32
+# weights to float64 costs more than reading them in the baseline build.
+_parallel = load("_parallel")
 
 
 def check_reduction(reduction):
@@ -81,15 +87,16 @@ def check_same_shape(a, b, a_name, b_name):
                          f"got {a_name} {a.shape} and {b_name} {b.shape}")
 
 
-def check_sample_weight(w):
-    """Non-negative and finite; checked with full reductions (no temporary of the input's size)."""
-    if w.size == 0:
-        return
-    low, high = w.min(), w.max()
-    if not (math.isfinite(low) and math.isfinite(high)):
-        raise ValueError("sample_weight must be finite (found NaN or infinity)")
+def check_sample_weight(w, n_threads=1):
+    """Non-negative and finite, checked in one pass over w (a contiguous 1-D float array) that
+    also sums it: returns the sum, _parallel.blocked_sum's bits (the "mean" denominator)."""
+    total, low = _parallel.sum_and_min(w, n_threads)
+    if not math.isfinite(total):   # a NaN or infinite weight, or finite weights that overflow
+        if not (math.isfinite(w.min()) and math.isfinite(w.max())):
+            raise ValueError("sample_weight must be finite (found NaN or infinity)")
     if low < 0:
         raise ValueError(f"sample_weight must be non-negative (found {low})")
+    return total
 
 
 def _layout(arrays, out=None):
@@ -156,7 +163,7 @@ def new_output(shape, dtype, order, out=None, inputs=(), name="out"):
 class Elementwise:
     """Validated inputs of an elementwise loss, flattened for the kernels."""
 
-    __slots__ = ("shape", "order", "y", "p", "w", "pdtype", "size", "key")
+    __slots__ = ("shape", "order", "y", "p", "w", "w_total", "pdtype", "size", "key")
 
     def __init__(self, y_true, y_pred, sample_weight, out=None):
         # Fast path (the per-call cost of small inputs): C-contiguous float arrays, nothing else.
@@ -174,7 +181,7 @@ class Elementwise:
                 self.order = "C"
                 self.pdtype = y_pred.dtype
                 self.key = (yk, pk)
-                self.w = None
+                self.w = self.w_total = None
                 if y_pred.ndim == 1:
                     self.y, self.p = y_true, y_pred
                 else:
@@ -185,7 +192,6 @@ class Elementwise:
         check_same_shape(y, p, "y_true", "y_pred")
         if w is not None:
             check_same_shape(w, p, "sample_weight", "y_pred")
-            check_sample_weight(w)
         arrays = [a for a in (y, p, w) if a is not None]
         self.order = _layout(arrays, out)
         self.shape = p.shape
@@ -193,7 +199,10 @@ class Elementwise:
         self.pdtype = p.dtype
         self.y = flatten(y, self.order)
         self.p = flatten(p, self.order)
-        self.w = None if w is None else flatten(w, self.order)
+        self.w = self.w_total = None
+        if w is not None:
+            self.w = flatten(w, self.order)
+            self.w_total = check_sample_weight(self.w, _threads.threads_for(self.size))
         self.key = (_CODES[self.y.dtype], _CODES[self.p.dtype])
 
     def output(self, out=None, name="out"):
@@ -359,7 +368,7 @@ class Rowwise:
                 raise ValueError(f"sample_weight must have one weight per row, shape "
                                  f"({n_rows},), got {w.shape}")
             w = np.ascontiguousarray(w, dtype=np.float64)
-            check_sample_weight(w)
+            check_sample_weight(w, _threads.threads_for(w.size))
         self.w = w
         self.p = np.ascontiguousarray(p)
         self.n_rows, self.n_classes = n_rows, n_classes

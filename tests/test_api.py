@@ -142,6 +142,53 @@ def test_bad_sample_weight(w, match):
         fl.mse([0.0, 1.0], [1.0, 1.0], sample_weight=w)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bad, match", [(-0.5, "non-negative"), (-np.inf, "finite"),
+                                        (np.nan, "finite"), (np.inf, "finite")])
+@pytest.mark.parametrize("where", [0, 4097, 3 * 4096 + 5, -1])
+def test_bad_sample_weight_anywhere_in_a_large_array(dtype, bad, match, where):
+    # The check is one blocked pass (sum and minimum): a bad weight in any block, its body or
+    # its tail, on 1 or 2 threads, is found; the message is the small-array one.
+    n = 4 * 4096 + 11
+    w = np.ones(n, dtype)
+    w[where] = bad
+    y = np.zeros(n, dtype)
+    for n_threads in (1, 2):
+        with fl.threads(n_threads):
+            for call in (fl.mse, fl.mse.grad, fl.mse.value_and_grad, fl.hinge):
+                with pytest.raises(ValueError, match=f"sample_weight must be {match}"):
+                    call(y, y, sample_weight=w)
+
+
+def test_finite_weights_whose_sum_overflows_are_accepted():
+    # The one-pass check sees an infinite sum; only a non-finite weight is an error. The results
+    # are NumPy's: the sum overflows, the mean is inf / inf.
+    y, p, w = np.array([0.0, 0.0, 1.0]), np.ones(3), np.array([1e308, 1e308, 0.0])
+    assert fl.mse(y, p, sample_weight=w, reduction="sum") == np.sum(w * (y - p) ** 2) == np.inf
+    assert np.isnan(fl.mse(y, p, sample_weight=w))
+    assert np.array_equal(fl.mse.grad(y, p, sample_weight=w), w * ((1 / np.inf) * 2 * (p - y)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_weight_sum_and_minimum_in_one_pass(dtype):
+    from fastloss._kernels import _parallel
+    from fastloss._validation import _parallel as best
+    rng = np.random.default_rng(3)
+    for n in (1, 7, 4096, 4096 * 5 + 3):
+        x = rng.normal(size=n).astype(dtype)
+        x[rng.integers(n, size=max(1, n // 100))] = np.nan if n > 1 else x[0]
+        for module in (_parallel, best):
+            for n_threads in (1, 2):
+                total, low = module.sum_and_min(x, n_threads)
+                assert total == _parallel.blocked_sum(x, 1) or (np.isnan(total) and n > 1)
+                assert low == np.nanmin(x)
+        clean = rng.random(n).astype(dtype)
+        total, low = best.sum_and_min(clean, 2)
+        assert total == _parallel.blocked_sum(clean, 1) == pytest.approx(clean.sum(dtype=np.float64), rel=1e-12)
+        assert low == clean.min()
+    assert _parallel.sum_and_min(np.empty(0), 1) == (0.0, np.inf)
+
+
 @pytest.mark.parametrize("call, match", [
     (lambda: fl.huber([0.0], [1.0], delta=0.0), "delta"),
     (lambda: fl.huber([0.0], [1.0], delta=-1.0), "delta"),

@@ -2,6 +2,7 @@
 """OpenMP facts and the reductions every family shares (weight totals)."""
 from cython.parallel cimport prange
 from libc.stdlib cimport malloc, free
+from libc.math cimport INFINITY
 
 from fastloss._kernels._common cimport BLOCK, LANES, pairwise_sum, combine_lanes
 
@@ -30,8 +31,14 @@ ctypedef fused floating:
     double
 
 
-cdef inline double _block_sum(const floating* x, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
+cdef inline double _block_sum(const floating* x, Py_ssize_t start, Py_ssize_t stop,
+                              double* low) noexcept nogil:
+    """Sum of x[start:stop] in LANES lanes; unless low is NULL, *low = the least element (NaN
+    ignored), from a second loop over the block while it is in cache: the sample-weight check
+    reads the weights from memory once for both. (One loop for both does not vectorize.)"""
     cdef double acc[LANES]
+    cdef floating least[LANES]
+    cdef floating v
     cdef Py_ssize_t i, j, body = start + ((stop - start) // LANES) * LANES
     for j in range(LANES):
         acc[j] = 0.0
@@ -42,27 +49,60 @@ cdef inline double _block_sum(const floating* x, Py_ssize_t start, Py_ssize_t st
         i += LANES
     for i in range(body, stop):
         acc[i - body] += x[i]
+    if low != NULL:
+        for j in range(LANES):
+            least[j] = INFINITY
+        i = start
+        while i < body:
+            for j in range(LANES):
+                v = x[i + j]
+                least[j] = v if v < least[j] else least[j]
+            i += LANES
+        for i in range(body, stop):
+            v = x[i]
+            least[i - body] = v if v < least[i - body] else least[i - body]
+        v = INFINITY
+        for j in range(LANES):
+            v = least[j] if least[j] < v else v
+        low[0] = v
     return combine_lanes(acc)
+
+
+cdef double _blocked_sum(const floating* xp, Py_ssize_t n, int n_threads, double* low) except? -1:
+    """Sum of xp[0:n] (n > 0) in blocks of BLOCK, combined pairwise; unless low is NULL, *low =
+    the least element (NaN ignored), from the same pass."""
+    cdef Py_ssize_t nb = (n + BLOCK - 1) // BLOCK, b, start
+    cdef double total, least = INFINITY
+    cdef double* sums = <double*> malloc(2 * nb * sizeof(double))
+    if sums == NULL:
+        raise MemoryError()
+    with nogil:
+        for b in prange(nb, schedule="static", num_threads=n_threads, use_threads_if=n_threads > 1):
+            start = b * BLOCK
+            sums[b] = _block_sum(xp, start, min(start + BLOCK, n), &sums[nb + b] if low != NULL else NULL)
+        total = pairwise_sum(sums, nb)
+        if low != NULL:
+            for b in range(nb):
+                least = sums[nb + b] if sums[nb + b] < least else least
+            low[0] = least
+    free(sums)
+    return total
 
 
 def blocked_sum(const floating[::1] x, int n_threads):
     """Sum of x in float64 with the library's deterministic block order."""
-    cdef Py_ssize_t n = x.shape[0], nb = (n + BLOCK - 1) // BLOCK, b, start
-    cdef double* sums
-    cdef double total
-    if n == 0:
+    if x.shape[0] == 0:
         return 0.0
-    sums = <double*> malloc(nb * sizeof(double))
-    if sums == NULL:
-        raise MemoryError()
-    cdef const floating* xp = &x[0]
-    with nogil:
-        for b in prange(nb, schedule="static", num_threads=n_threads, use_threads_if=n_threads > 1):
-            start = b * BLOCK
-            sums[b] = _block_sum(xp, start, min(start + BLOCK, n))
-        total = pairwise_sum(sums, nb)
-    free(sums)
-    return total
+    return _blocked_sum(&x[0], x.shape[0], n_threads, NULL)
+
+
+def sum_and_min(const floating[::1] x, int n_threads):
+    """(blocked_sum(x), the least x ignoring NaN) from one pass over x; (0.0, inf) when empty."""
+    cdef double least = INFINITY
+    if x.shape[0] == 0:
+        return 0.0, least
+    total = _blocked_sum(&x[0], x.shape[0], n_threads, &least)
+    return total, least
 
 
 # ------------------------------------------------------------ bandwidth probe (fastloss bench)
