@@ -323,13 +323,15 @@ class Rowwise:
     target_kind: "labels" (integer labels only), "probabilities" (an (N, K) array only) or
     "either" (integer labels of shape (N,), or probabilities of the predictions' shape).
     Predictions are C-contiguous float32/float64 (copied once otherwise); probability targets
-    and sample weights are float64; labels are np.intp, checked against [0, K).
+    are C-contiguous float32 or float64 (other dtypes become float64); sample weights are
+    float64; labels are np.intp, checked against [0, K). check_targets=False leaves the targets'
+    [0, 1] check to the kernel's pass (run()'s range_flag).
     """
 
     __slots__ = ("p", "labels", "targets", "w", "n_rows", "n_classes", "pdtype", "size")
 
     def __init__(self, y_true, y_pred, sample_weight, target_kind, *, ignore_index=None,
-                 y_name="y_true", p_name="y_pred", probabilities_pred=False):
+                 y_name="y_true", p_name="y_pred", probabilities_pred=False, check_targets=True):
         p = prediction_array(y_pred, p_name)
         if p.ndim != 2:
             raise ValueError(f"{p_name} must be 2-D (N rows, K classes), got shape {p.shape}")
@@ -353,8 +355,10 @@ class Rowwise:
                 raise ValueError(f"{y_name} must have the shape of {p_name} {p.shape} "
                                  f"(probabilities), got {y.shape}")
             check_same_shape(y, p, y_name, p_name)
-            targets = np.ascontiguousarray(y, dtype=np.float64)
-            check_probabilities(targets, y_name)
+            targets = np.ascontiguousarray(y, dtype=np.float32 if y.dtype == np.float32
+                                           else np.float64)
+            if check_targets:
+                check_probabilities(targets, y_name)
             self.targets = targets
         else:
             raise ValueError(f"{y_name} must be integer class labels of shape ({n_rows},), "

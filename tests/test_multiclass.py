@@ -649,6 +649,73 @@ def test_probability_check_fused_into_the_kernel(name, dtype, where, value):
     assert np.isfinite(fl.get(name)(y, q))
 
 
+@pytest.mark.parametrize("name", ["cross_entropy", "categorical_cross_entropy", "kl_divergence"])
+@pytest.mark.parametrize("tdtype", DTYPES)
+@pytest.mark.parametrize("where", ["first", "last", "middle"])
+@pytest.mark.parametrize("value", ["tiny_negative", "just_above_one", -np.inf, np.inf])
+def test_target_check_fused_into_the_kernel(name, tdtype, where, value):
+    """A probability target outside [0, 1] raises Rowwise's error from every entry point, in any
+    block, with any thread count and either target dtype (float32 targets are widened a block
+    at a time, in the pass that checks them); NaN passes; a bad target is reported before a bad
+    prediction, as Rowwise's own checks order them."""
+    rng = np.random.default_rng(4)
+    n, k = 1500, 7
+    q = rng.random((n, k))
+    q /= q.sum(axis=1, keepdims=True)
+    pred = np.log(q) if name == "cross_entropy" else q
+    y = rng.random((n, k))
+    y = (y / y.sum(axis=1, keepdims=True)).astype(tdtype)
+    row = {"first": 0, "last": n - 1, "middle": n // 2 + 1}[where]
+    bad = y.copy()
+    one = np.ones((), tdtype)
+    bad[row, 2] = {"tiny_negative": -np.finfo(tdtype).smallest_subnormal,
+                   "just_above_one": np.nextafter(one, 2 * one)}.get(value, value)
+    for threads in (1, 2):
+        with fl.threads(threads):
+            for op, call in _probability_calls(name, bad, pred).items():
+                with pytest.raises(ValueError, match=r"y_true must hold probabilities in \[0, 1\]"):
+                    call()
+    if name != "cross_entropy":
+        both = pred.copy()
+        both[0, 0] = 2.0
+        with pytest.raises(ValueError, match="y_true must hold"):
+            fl.get(name)(bad, both)
+    nan = y.copy()
+    nan[row, 2] = np.nan
+    assert np.isnan(fl.get(name)(nan, pred))
+    assert np.isfinite(fl.get(name)(y, pred))
+
+
+@pytest.mark.parametrize("name", ["cross_entropy", "categorical_cross_entropy", "kl_divergence"])
+def test_float32_targets_are_float64_targets_widened(name):
+    """float32 targets give the bits of the same targets as float64 (widening is exact), on
+    every path that reads them, and are not copied whole into float64."""
+    import tracemalloc
+    rng = np.random.default_rng(5)
+    n, k = 20000, 10
+    q = rng.random((n, k))
+    q /= q.sum(axis=1, keepdims=True)
+    pred = np.log(q) if name == "cross_entropy" else q
+    y32 = rng.random((n, k)).astype(np.float32)
+    y32 /= y32.sum(axis=1, keepdims=True)
+    y64 = y32.astype(np.float64)
+    loss = fl.get(name)
+    for kwargs in ({}, {"reduction": "sum"}, {"sample_weight": rng.random(n)}):
+        assert loss(y32, pred, **kwargs) == loss(y64, pred, **kwargs)
+        v32, g32 = loss.value_and_grad(y32, pred, **kwargs)
+        v64, g64 = loss.value_and_grad(y64, pred, **kwargs)
+        assert v32 == v64 and np.array_equal(g32, g64)
+        kwargs.pop("reduction", None)
+        for a, b in zip(loss.grad_hess(y32, pred, **kwargs), loss.grad_hess(y64, pred, **kwargs)):
+            assert np.array_equal(a, b)
+    loss(y32, pred)
+    tracemalloc.start()
+    loss(y32, pred)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < y64.nbytes / 4, peak   # (a float64 copy of the targets would be y64.nbytes)
+
+
 # ----------------------------------------------------------------------------- threads
 
 @pytest.mark.parametrize("case", CASES, ids=_case_id)

@@ -49,6 +49,10 @@ cdef enum:
     NARROW_K = 28      # below this many classes cross_entropy's block runs column by column
 
 cdef enum:
+    RANGE_PREDICTION = 1   # range_flags bits (fastloss.losses.multiclass raises for them)
+    RANGE_TARGET = 2
+
+cdef enum:
     CROSS_ENTROPY = 0
     CATEGORICAL_CROSS_ENTROPY = 1
     MULTICLASS_HINGE = 2
@@ -60,6 +64,8 @@ KINDS = {"cross_entropy": CROSS_ENTROPY,
          "multiclass_hinge": MULTICLASS_HINGE,
          "softmax_focal": SOFTMAX_FOCAL,
          "kl_divergence": KL_DIVERGENCE}
+# run()'s range_flag bits: which input holds a probability outside [0, 1]
+RANGE_FLAGS = {"y_true": RANGE_TARGET, "y_pred": RANGE_PREDICTION}
 
 
 ctypedef struct rows_t:
@@ -69,6 +75,7 @@ ctypedef struct rows_t:
     Py_ssize_t n_classes
     const Py_ssize_t* labels       # (N,) class indices, or NULL for probability targets
     const double* targets          # (N, K) probabilities, or NULL for labels
+    const float* targets_f4        # or float32 probabilities (widened a block at a time), or NULL
     const double* sample_weight    # (N,) or NULL (unit weights)
     const double* class_weight     # (K,) or NULL: cross_entropy's weights, softmax_focal's alpha
     bint has_ignore
@@ -84,8 +91,9 @@ ctypedef struct rows_t:
     bint weights_only              # only sum the row weights (the "mean" denominator)
     bint grad_only                 # the row losses are not wanted (grad, grad_hess): a kind
                                    # may skip them (kl_divergence does) and sum 0
-    unsigned char* range_flags     # per block: 1 if a probability prediction lies outside
-                                   # [0, 1] (the check fused into _block_cce / _block_kl), or NULL
+    unsigned char* range_flags     # per block: the RANGE_* bits of a probability prediction
+                                   # (_block_cce / _block_kl) or a target (_block_targets) outside
+                                   # [0, 1], checked in the pass that reads them; or NULL
     Py_ssize_t block_rows          # rows per block (the index of range_flags)
 
 
@@ -283,25 +291,25 @@ cdef inline bint _check_unit_range(const rows_t* R, const floating* q, Py_ssize_
         for k in range(m):
             bad8 |= -<unsigned long long> (q[k] * (1.0 - q[k]) < 0.0)
             nan8 |= -<unsigned long long> (q[k] != q[k])
-    if R.range_flags != NULL:
-        R.range_flags[start // R.block_rows] = (bad4 | bad8) != 0
+    if R.range_flags != NULL and (bad4 | bad8) != 0:
+        R.range_flags[start // R.block_rows] |= RANGE_PREDICTION
     return (nan4 | nan8) != 0
 
 
-cdef void _block_cce(const rows_t* R, const floating* z, floating* out, floating* g, floating* h,
-                     Py_ssize_t start, Py_ssize_t stop, double* scratch,
+cdef void _block_cce(const rows_t* R, const floating* z, const double* t, floating* out,
+                     floating* g, floating* h, Py_ssize_t start, Py_ssize_t stop, double* scratch,
                      double* loss_sum, double* weight_sum) noexcept nogil:
     """_block for categorical_cross_entropy (every call: it has no row-by-row path).
 
     Probability targets: the terms of every element of the block in one flat branch-free loop
     (_vmath's log), then each row's terms summed in class order, rows side by side. Labels: one
     log per row; the other classes only carry NaN, so they are summed only if the block has one.
-    A gradient-only call sums no loss. scratch: 2 n K + n doubles for the block's n rows.
+    A gradient-only call sums no loss. t: the block's targets (_block_targets), NULL for labels.
+    scratch: 2 n K + n doubles for the block's n rows.
     """
     cdef Py_ssize_t K = R.n_classes, n = stop - start, m = n * K, i, j, k, label = -1
     cdef const floating* qin = z + start * K
     cdef const double* q
-    cdef const double* t = R.targets + start * K if R.targets != NULL else NULL
     cdef double* part = scratch
     cdef double* total = part + m
     cdef double* widened = total + n
@@ -656,16 +664,16 @@ cdef inline void _kl_fix(const floating* x, const double* t, Py_ssize_t m,
             a[k] = pj * (log(pj) - log(xj))
 
 
-cdef void _block_kl(const rows_t* R, const floating* z, floating* out, floating* g, floating* h,
-                    Py_ssize_t start, Py_ssize_t stop, double* scratch,
+cdef void _block_kl(const rows_t* R, const floating* z, const double* t, floating* out,
+                    floating* g, floating* h, Py_ssize_t start, Py_ssize_t stop, double* scratch,
                     double* loss_sum, double* weight_sum) noexcept nogil:
     """_block for kl_divergence: the parts of every element of the block in one flat loop, then
     each row's parts summed with compensation (TwoSum) in the order a_0, b_0, a_1, b_1, ...,
     rows side by side (the loop over rows vectorizes). A gradient-only call (R.grad_only) sums
-    no loss. scratch: 2 (n K + n) doubles for the block's n rows."""
+    no loss. t: the block's targets (_block_targets). scratch: 2 (n K + n) doubles for the
+    block's n rows."""
     cdef Py_ssize_t K = R.n_classes, n = stop - start, m = n * K, i, j
     cdef const floating* x = z + start * K
-    cdef const double* t = R.targets + start * K
     cdef double* a = scratch
     cdef double* b = a + m
     cdef double* total = b + m
@@ -886,6 +894,31 @@ cdef void _block_softmax_labels(const rows_t* R, const floating* z, floating* ou
                            weight_sum)
 
 
+cdef inline const double* _block_targets(const rows_t* R, Py_ssize_t start, Py_ssize_t stop,
+                                        double* spare) noexcept nogil:
+    """The probability targets of rows [start, stop) as float64, or NULL (labels): R.targets'
+    rows, or R.targets_f4's widened into spare ((stop - start) K doubles), so float32 targets
+    are never copied whole. With R.range_flags, flags the block (RANGE_TARGET) if a target lies
+    outside [0, 1] (NaN passes; t (1 - t) < 0 exactly then), while the block is in cache."""
+    cdef Py_ssize_t K = R.n_classes, m = (stop - start) * K, k
+    cdef const double* t
+    cdef unsigned long long bad = 0
+    if R.targets_f4 != NULL:
+        for k in range(m):
+            spare[k] = R.targets_f4[start * K + k]
+        t = spare
+    elif R.targets != NULL:
+        t = R.targets + start * K
+    else:
+        return NULL
+    if R.range_flags != NULL:
+        for k in range(m):
+            bad |= -<unsigned long long> (t[k] * (1.0 - t[k]) < 0.0)
+        if bad != 0:
+            R.range_flags[start // R.block_rows] |= RANGE_TARGET
+    return t
+
+
 cdef void _block(const rows_t* R, const floating* z, floating* out, floating* g, floating* h,
                  Py_ssize_t start, Py_ssize_t stop, double* e,
                  double* loss_sum, double* weight_sum) noexcept nogil:
@@ -900,9 +933,12 @@ cdef void _block(const rows_t* R, const floating* z, floating* out, floating* g,
     cdef Py_ssize_t K = R.n_classes, i, j
     cdef Py_ssize_t label = -1
     cdef const double* t = NULL
+    cdef const double* tb = NULL
     cdef floating* gi = NULL
     cdef floating* hi = NULL
     cdef double w, row_weight, loss, acc = 0.0, wacc = 0.0
+    if not R.weights_only:
+        tb = _block_targets(R, start, stop, e + _scratch_in_use(K, stop - start))
     if (R.kind == CROSS_ENTROPY and R.labels != NULL and R.smoothing == 0.0
             and R.class_weight == NULL and not R.has_ignore and h == NULL and not R.weights_only):
         _block_softmax_labels(R, z, out, g, start, stop, e, loss_sum, weight_sum)
@@ -911,10 +947,10 @@ cdef void _block(const rows_t* R, const floating* z, floating* out, floating* g,
         _block_softmax_labels(R, z, out, g, start, stop, e, loss_sum, weight_sum)
         return
     if R.kind == KL_DIVERGENCE and not R.weights_only:
-        _block_kl(R, z, out, g, h, start, stop, e, loss_sum, weight_sum)
+        _block_kl(R, z, tb, out, g, h, start, stop, e, loss_sum, weight_sum)
         return
     if R.kind == CATEGORICAL_CROSS_ENTROPY and not R.weights_only:
-        _block_cce(R, z, out, g, h, start, stop, e, loss_sum, weight_sum)
+        _block_cce(R, z, tb, out, g, h, start, stop, e, loss_sum, weight_sum)
         return
     if R.kind == MULTICLASS_HINGE and not R.weights_only:
         _block_multiclass_hinge(R, z, out, g, h, start, stop, e, loss_sum, weight_sum)
@@ -924,7 +960,7 @@ cdef void _block(const rows_t* R, const floating* z, floating* out, floating* g,
         if R.labels != NULL:
             label = R.labels[i]
         else:
-            t = R.targets + i * K
+            t = tb + (i - start) * K if tb != NULL else NULL
         if g != NULL:
             gi = g + i * K
         if h != NULL:
@@ -949,11 +985,17 @@ cdef void _block(const rows_t* R, const floating* z, floating* out, floating* g,
     weight_sum[0] = wacc
 
 
-cdef inline Py_ssize_t _scratch_per_thread(Py_ssize_t K, Py_ssize_t rows) noexcept nogil:
-    """Doubles of scratch a thread needs for blocks of `rows` rows: their logits transposed,
+cdef inline Py_ssize_t _scratch_in_use(Py_ssize_t K, Py_ssize_t rows) noexcept nogil:
+    """Doubles of scratch the block functions use for `rows` rows: their logits transposed,
     their exponentials and 4 + LANES values per row (_block_softmax_labels_narrow; the row-wise
     phases, _block_kl and _block_cce use less)."""
     return 2 * rows * K + (4 + LANES) * rows
+
+
+cdef inline Py_ssize_t _scratch_per_thread(Py_ssize_t K, Py_ssize_t rows) noexcept nogil:
+    """Doubles of scratch a thread needs for blocks of `rows` rows: _scratch_in_use, then the
+    block's widened float32 targets (_block_targets)."""
+    return _scratch_in_use(K, rows) + rows * K
 
 
 cdef inline Py_ssize_t _rows_per_block(Py_ssize_t K) noexcept nogil:
@@ -987,6 +1029,7 @@ cdef inline rows_t _rows(int kind, Py_ssize_t N, Py_ssize_t K, const Py_ssize_t*
     R.n_classes = K
     R.labels = labels
     R.targets = targets
+    R.targets_f4 = NULL
     R.sample_weight = sample_weight
     R.class_weight = class_weight
     R.has_ignore = has_ignore
@@ -1012,7 +1055,8 @@ def run(int kind, const floating[:, ::1] z, const Py_ssize_t[::1] labels,
         double smoothing=0.0, double margin=1.0, double gamma=0.0, double eps=0.0,
         bint log_input=False, double scale=1.0, double hess_floor=0.0,
         bint weights_only=False, bint grad_only=False, int n_threads=1, double[::1] block_sums=None,
-        Py_ssize_t block_rows=0, unsigned char[::1] range_flag=None):
+        Py_ssize_t block_rows=0, unsigned char[::1] range_flag=None,
+        const float[:, ::1] targets_f4=None):
     """(sum of w * row loss, sum of row weights) over the rows of z, writing what is asked.
 
     ``labels`` or ``targets`` (the other empty), ``sample_weight`` and ``class_weight`` may be
@@ -1024,10 +1068,14 @@ def run(int kind, const floating[:, ::1] z, const Py_ssize_t[::1] labels,
     (0: the default blocks): the loss sums in ``block_sums[:nb]`` and the row weight sums in
     ``block_sums[nb:2 * nb]``, nb = ceil(N / rows); it must hold 2 * nb values.
 
-    ``range_flag`` (one value): the kinds whose predictions are probabilities
-    (categorical_cross_entropy, kl_divergence without log_input) then check them in the same
-    pass, and set ``range_flag[0]`` to 1 if one lies outside [0, 1]; the caller raises (the rest
-    of the result is then meaningless). Not checked on a weights-only call.
+    ``targets_f4``: float32 probability targets, in place of ``targets`` (left empty); each
+    block widens its own rows.
+
+    ``range_flag`` (one value): probability targets, and the predictions of the kinds whose
+    predictions are probabilities (categorical_cross_entropy, kl_divergence without log_input),
+    are then checked in the pass that reads them: ``range_flag[0]`` gets RANGE_TARGET (2) if a
+    target and RANGE_PREDICTION (1) if a prediction lies outside [0, 1]; the caller raises (the
+    rest of the result is then meaningless). Not checked on a weights-only call.
     """
     cdef rows_t R
     cdef Py_ssize_t N = z.shape[0], K = z.shape[1], nb, rows, b
@@ -1045,6 +1093,8 @@ def run(int kind, const floating[:, ::1] z, const Py_ssize_t[::1] labels,
               &class_weight[0] if class_weight.shape[0] > 0 else NULL,
               has_ignore, ignore_index, smoothing, margin, gamma, eps, log_input, scale,
               hess_floor, weights_only, grad_only)
+    if targets_f4 is not None and targets_f4.shape[0] > 0:
+        R.targets_f4 = &targets_f4[0, 0]
     cdef floating* op = &out[0] if out.shape[0] > 0 else NULL
     cdef floating* gp = &g[0, 0] if g.shape[0] > 0 else NULL
     cdef floating* hp = &h[0, 0] if h.shape[0] > 0 else NULL
@@ -1070,8 +1120,7 @@ def run(int kind, const floating[:, ::1] z, const Py_ssize_t[::1] labels,
         total, weight_total = _drive(&R, &z[0, 0], op, gp, hp, scratch, sums, rows, n_threads)
     if range_flag is not None:
         for b in range(nb):
-            if flags[b]:
-                range_flag[0] = 1
+            range_flag[0] |= flags[b]
         free(flags)
     free(scratch)
     if block_sums is None:

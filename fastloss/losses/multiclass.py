@@ -16,7 +16,7 @@ from fastloss._kernels._dispatch import load
 from fastloss._loss import REAL, Domain, Loss, Param, _mean, make_loss
 
 _kernels = load("_multiclass")
-KINDS, run = _kernels.KINDS, _kernels.run
+KINDS, RANGE_FLAGS, run = _kernels.KINDS, _kernels.RANGE_FLAGS, _kernels.run
 
 _EMPTY_LABELS = np.empty(0, dtype=np.intp)
 _EMPTY_2D = np.empty((0, 0))
@@ -80,7 +80,8 @@ class MulticlassLoss(Loss):
         ignore_index = named.get("ignore_index")
         probabilities = self._predictions_are_probabilities(named)
         a = V.Rowwise(y_true, y_pred, sample_weight, self.target_kind, ignore_index=ignore_index,
-                      probabilities_pred=probabilities and not fused_check)
+                      probabilities_pred=probabilities and not fused_check,
+                      check_targets=not fused_check)
         if ignore_index is not None and a.labels is None:
             raise ValueError("ignore_index applies to integer labels only, "
                              "not to probability targets")
@@ -89,7 +90,7 @@ class MulticlassLoss(Loss):
         if ignore_index is not None:
             kwargs["has_ignore"] = True
             kwargs["ignore_index"] = ignore_index
-        if probabilities and fused_check:
+        if fused_check and (probabilities or a.targets is not None):
             kwargs["range_flag"] = np.zeros(1, dtype=np.uint8)
         return a, kwargs
 
@@ -99,9 +100,10 @@ class MulticlassLoss(Loss):
         class_weight = kw.pop("class_weight")
         empty_p1 = np.empty(0, dtype=a.pdtype)
         empty_p2 = np.empty((0, 0), dtype=a.pdtype)
+        wide = a.targets is not None and a.targets.dtype == np.float64
         result = run(self.kind, a.p,
                      _EMPTY_LABELS if a.labels is None else a.labels,
-                     _EMPTY_2D if a.targets is None else a.targets,
+                     a.targets if wide else _EMPTY_2D,
                      _EMPTY_1D if a.w is None else a.w,
                      _EMPTY_1D if class_weight is None else class_weight,
                      empty_p1 if out is None else out,
@@ -109,10 +111,16 @@ class MulticlassLoss(Loss):
                      empty_p2 if h is None else h,
                      scale=scale, hess_floor=hess_floor, weights_only=weights_only,
                      grad_only=grad_only,
-                     n_threads=_threads.threads_for(a.size), **kw, **blocks)
+                     n_threads=_threads.threads_for(a.size),
+                     targets_f4=a.targets if a.targets is not None and not wide else None,
+                     **kw, **blocks)
         flag = kwargs.get("range_flag")
-        if flag is not None and flag[0]:   # a probability outside [0, 1], flagged by the kernel
-            V.check_probabilities(a.p, "y_pred")
+        if flag is not None and flag[0]:   # a probability outside [0, 1], flagged by the kernel:
+            # Rowwise's own checks raise its error, targets first
+            if flag[0] & RANGE_FLAGS["y_true"]:
+                V.check_probabilities(a.targets, "y_true")
+            if flag[0] & RANGE_FLAGS["y_pred"]:
+                V.check_probabilities(a.p, "y_pred")
         return result
 
     def _weight_total(self, a, kwargs):
