@@ -569,6 +569,64 @@ def test_fused_check_lets_nan_through_and_matches_the_elementwise_path(op_name, 
     assert np.isnan(result[0] if isinstance(result, tuple) else result)
 
 
+CHECKED_OPS = [   # the calls whose inputs are checked before the kernel, in a parallel pass
+    ("grad", lambda loss, y, p: loss.grad(y, p)),
+    ("grad_hess", lambda loss, y, p: loss.grad_hess(y, p)),
+    ("none", lambda loss, y, p: loss(y, p, reduction="none")),
+    ("partial_sums", lambda loss, y, p: loss.partial_sums(y, p)),
+]
+
+
+@pytest.mark.parametrize("op_name, op", CHECKED_OPS)
+@pytest.mark.parametrize("name", ["binary_cross_entropy", "binary_cross_entropy_with_logits",
+                                  "focal", "hinge", "squared_hinge"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_checks_before_the_kernel_find_the_first_bad_input_on_any_thread_count(op_name, op, name,
+                                                                               dtype):
+    """A bad target in any block, a block's tail included, is reported at its index (the first
+    one when several blocks hold one); NaN blocks are not errors."""
+    loss = fl.get(name)
+    y, p = _fused_inputs(name, dtype, dtype)
+    bad = 0.5 if name in SIGN_LOSSES else 1.25
+    y[5] = np.nan
+    y[4096 * 7 + 1] = np.nan
+    for position in (0, 4096 * 3 + 17, FUSED_N - 1):
+        yb = y.copy()
+        yb[position] = bad
+        yb[-1 if position != FUSED_N - 1 else 0] = np.nan
+        if position != FUSED_N - 1:
+            yb[FUSED_N - 2] = -3.0        # a later bad target: the first one is reported
+        for threads in (1, 2):
+            with fl.threads(threads), pytest.raises(ValueError,
+                                                    match=rf"found {bad} at index {position}\b"):
+                op(loss, yb, p)
+    with fl.threads(2):
+        op(loss, y, p)                    # NaN passes
+    if name == "binary_cross_entropy":
+        pb = p.copy()
+        pb[FUSED_N - 3] = np.nextafter(dtype(1), dtype(2))
+        pb[FUSED_N - 2] = -0.0            # in [0, 1]
+        with fl.threads(2), pytest.raises(ValueError, match=rf"y_pred must be probabilities.*"
+                                                            rf"at index {FUSED_N - 3}"):
+            op(loss, y, pb)
+
+
+def test_unit_interval_scan_matches_numpy():
+    from fastloss._kernels import _parallel
+    from fastloss.losses.binary import _parallel as best
+    rng = np.random.default_rng(8)
+    for dtype in (np.float32, np.float64):
+        for n in (1, 9, 4096, 4096 * 3 + 7):
+            for bad in (None, -0.0, -1e-45, 1.0 + 1e-7, np.inf, -np.inf, np.nan, 2.0):
+                x = rng.random(n).astype(dtype)
+                if bad is not None:
+                    x[rng.integers(n)] = bad
+                want = bool(np.nanmin(x) < 0 or np.nanmax(x) > 1) if not np.all(np.isnan(x)) else False
+                for module in (_parallel, best):
+                    for threads in (1, 2):
+                        assert module.outside_unit_interval(x, threads) == want, (dtype, n, bad)
+
+
 # ----------------------------------------------------------------------------- bad input
 
 

@@ -105,6 +105,37 @@ def sum_and_min(const floating[::1] x, int n_threads):
     return total, least
 
 
+cdef inline bint _block_outside_unit(const floating* x, Py_ssize_t start,
+                                     Py_ssize_t stop) noexcept nogil:
+    """Whether some x[start:stop] lies outside [0, 1]: x (1 - x) < 0 exactly then (infinities
+    included, NaN not), compared in x's own width so the loop vectorizes (the kernels' check)."""
+    cdef Py_ssize_t i
+    cdef unsigned int bad4 = 0
+    cdef unsigned long long bad8 = 0
+    if floating is float:
+        for i in range(start, stop):
+            bad4 |= -<unsigned int> (x[i] * (<float> 1.0 - x[i]) < <float> 0.0)
+        return bad4 != 0
+    for i in range(start, stop):
+        bad8 |= -<unsigned long long> (x[i] * (1.0 - x[i]) < 0.0)
+    return bad8 != 0
+
+
+def outside_unit_interval(const floating[::1] x, int n_threads):
+    """Whether some x lies outside [0, 1] (NaN does not count), from one blocked pass; the
+    validation of the calls whose kernel does not check its own inputs (binary losses' grad)."""
+    cdef Py_ssize_t n = x.shape[0], nb = (n + BLOCK - 1) // BLOCK, b, start
+    cdef int bad = 0
+    if n == 0:
+        return False
+    cdef const floating* xp = &x[0]
+    with nogil:
+        for b in prange(nb, schedule="static", num_threads=n_threads, use_threads_if=n_threads > 1):
+            start = b * BLOCK
+            bad |= _block_outside_unit(xp, start, min(start + BLOCK, n))
+    return bad != 0
+
+
 # ------------------------------------------------------------ bandwidth probe (fastloss bench)
 # The memory-bandwidth floor of the benchmark report: the least a kernel must do is read its
 # inputs once (and, for a gradient, write one output). These loops do exactly that with the

@@ -12,6 +12,7 @@ import sys
 
 import numpy as np
 
+from fastloss import _threads
 from fastloss import _validation as V
 from fastloss._kernels._dispatch import load
 from fastloss._kernels._binary_labels import scan_sign_labels
@@ -22,6 +23,7 @@ from fastloss._loss import REAL, Domain, ElementwiseLoss, Param, make_loss
 _FLAG_TARGET, _FLAG_PREDICTION, _FLAG_MINUS_ONE, _FLAG_ZERO = 1, 2, 4, 8
 
 KERNELS = load("_binary").KERNELS
+_parallel = load("_parallel")
 
 # ----------------------------------------------------------------------------- checks
 
@@ -33,13 +35,21 @@ def _flat_index(arr, flat_position, order="C"):
     return tuple(int(i) for i in np.unravel_index(flat_position, arr.shape, order=order))
 
 
+def _outside_unit_interval(arr):
+    """Whether some value lies outside [0, 1] (NaN does not: it propagates): one parallel pass
+    for a contiguous float32/float64 array, two NaN-ignoring NumPy reductions otherwise."""
+    if arr.dtype in (np.float32, np.float64) and arr.dtype.isnative and (
+            arr.flags.c_contiguous or arr.flags.f_contiguous):
+        flat = arr.ravel("F" if not arr.flags.c_contiguous else "C")   # a view
+        return _parallel.outside_unit_interval(flat, _threads.threads_for(flat.size))
+    return np.fmin.reduce(arr, axis=None) < 0 or np.fmax.reduce(arr, axis=None) > 1
+
+
 def _check_unit_interval(arr, name, what, loss_name):
-    """Every value in [0, 1] (NaN allowed: it propagates), by two NaN-ignoring reductions."""
+    """Every value in [0, 1] (NaN allowed: it propagates)."""
     if arr.size == 0:
         return
-    low = np.fmin.reduce(arr, axis=None)
-    high = np.fmax.reduce(arr, axis=None)
-    if low < 0 or high > 1:
+    if _outside_unit_interval(arr):
         # Error path only: locate the first offender for the message.
         first = int(np.flatnonzero((arr < 0) | (arr > 1))[0])
         raise ValueError(f"{name} must be {what} in [0, 1] for {loss_name}; found "
@@ -65,7 +75,8 @@ def _check_sign_labels(y, loss_name):
         order = "F" if labels.flags.f_contiguous and not labels.flags.c_contiguous else "C"
         flat = labels.ravel(order)   # a view for contiguous input
         first_bad, any_neg, any_zero = scan_sign_labels(flat.view(np.uint32),
-                                                        *_LABEL_WORDS[flat.dtype])
+                                                        *_LABEL_WORDS[flat.dtype],
+                                                        _threads.threads_for(flat.size))
         if first_bad >= 0:
             raise ValueError(f"y_true must hold labels in {{-1, +1}} or {{0, 1}} for {loss_name}; "
                              f"found {flat[first_bad].item()!r} at index "
