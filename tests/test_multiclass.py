@@ -411,6 +411,30 @@ def test_softmax_focal_block_gradient_is_the_row_gradient(dtype, k, gamma):
     np.testing.assert_array_equal(g, g_rows)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("k", [1, 2, 10, 27, 28, 40])
+def test_cross_entropy_block_grad_hess_is_the_row_grad_hess(dtype, k):
+    """grad_hess with labels runs the block phases (narrow below 28 classes); unit class weights
+    take the row-by-row path, whose general loop the block reproduces: the same gradient and
+    Hessian, NaN aside (its sign is not kept), with ties at the max, +-inf and NaN logits,
+    weights, a Hessian floor, across blocks and threads."""
+    rng = np.random.default_rng(k + 100)
+    n = 1500
+    labels = rng.integers(0, k, size=n)
+    z = rng.integers(-8, 9, size=(n, k)) * 0.5
+    z = _with_specials(z, rng, 0.01).astype(dtype)
+    w = rng.random(n)
+    for threads in (1, 2):
+        with fl.threads(threads):
+            for kwargs in ({}, {"sample_weight": w, "hess_floor": 1e-3}):
+                block = fl.cross_entropy.grad_hess(labels, z, **kwargs)
+                rows = fl.cross_entropy.grad_hess(labels, z, class_weight=np.ones(k), **kwargs)
+                for a, b in zip(block, rows):
+                    np.testing.assert_array_equal(a, b)
+                    same = (a == b) | (np.isnan(a) & np.isnan(b))
+                    assert same.all()
+
+
 # ----------------------------------------------------------------------------- worked examples
 
 def test_digit_example():

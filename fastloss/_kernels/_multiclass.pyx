@@ -737,16 +737,17 @@ cdef inline double _shift_select(double z, double m) noexcept nogil:
 
 
 cdef inline void _ce_labels_finish(const rows_t* R, const floating* z, floating* out,
-                                   floating* g, Py_ssize_t start, Py_ssize_t n,
+                                   floating* g, floating* h, Py_ssize_t start, Py_ssize_t n,
                                    const double* e, Py_ssize_t stride_j, Py_ssize_t stride_i,
                                    const double* m, const double* rest, const double* log_s,
                                    double* loss_sum, double* weight_sum) noexcept nogil:
     """The row losses (and p - onehot(y)) of cross_entropy's rows from _block_softmax_labels'
-    phases; row i's class j exponential is e[j * stride_j + i * stride_i]."""
+    phases; row i's class j exponential is e[j * stride_j + i * stride_i]. With h, the gradient
+    and the Hessian of _row_cross_entropy's general loop (a = onehot(y), total_a = 1): its bits."""
     cdef Py_ssize_t K = R.n_classes, i, j, label
     cdef const floating* zi
     cdef floating* gi
-    cdef double w, loss, inv_s, gscale, acc = 0.0, wacc = 0.0
+    cdef double w, loss, inv_s, gscale, p, q, a, acc = 0.0, wacc = 0.0
     for i in range(n):
         zi = z + (start + i) * K
         label = R.labels[start + i]
@@ -756,7 +757,20 @@ cdef inline void _ce_labels_finish(const rows_t* R, const floating* z, floating*
         acc += loss
         if out != NULL:
             out[start + i] = <floating> loss
-        if g != NULL:             # p - onehot(y), as _row_cross_entropy's common case
+        if h != NULL:
+            gscale = w * R.scale
+            inv_s = 1.0 / (1.0 + rest[i])
+            for j in range(K):
+                p = e[j * stride_j + i * stride_i] * inv_s
+                a = 1.0 if j == label else 0.0
+                if zi[j] == m[i]:          # 1 - p = rest / S exactly: no cancellation
+                    q = rest[i] * inv_s
+                    _store(g + (start + i) * K if g != NULL else NULL, h + (start + i) * K, j,
+                           (1.0 - a) - q, p * q, gscale, w, R.hess_floor)
+                else:
+                    _store(g + (start + i) * K if g != NULL else NULL, h + (start + i) * K, j,
+                           p - a, p * (1.0 - p), gscale, w, R.hess_floor)
+        elif g != NULL:           # p - onehot(y), as _row_cross_entropy's common case
             gi = g + (start + i) * K
             gscale = w * R.scale
             inv_s = 1.0 / (1.0 + rest[i])
@@ -793,13 +807,13 @@ cdef inline void _focal_labels_finish(const rows_t* R, const floating* z, floati
 
 
 cdef inline void _softmax_labels_finish(const rows_t* R, const floating* z, floating* out,
-                                        floating* g, Py_ssize_t start, Py_ssize_t n,
+                                        floating* g, floating* h, Py_ssize_t start, Py_ssize_t n,
                                         const double* e, Py_ssize_t stride_j,
                                         Py_ssize_t stride_i, const double* m, const double* rest,
                                         const double* log_s, double* loss_sum,
                                         double* weight_sum) noexcept nogil:
     if R.kind == CROSS_ENTROPY:
-        _ce_labels_finish(R, z, out, g, start, n, e, stride_j, stride_i, m, rest, log_s,
+        _ce_labels_finish(R, z, out, g, h, start, n, e, stride_j, stride_i, m, rest, log_s,
                           loss_sum, weight_sum)
     else:
         _focal_labels_finish(R, z, out, g, start, n, e, stride_j, stride_i, m, rest, log_s,
@@ -807,7 +821,7 @@ cdef inline void _softmax_labels_finish(const rows_t* R, const floating* z, floa
 
 
 cdef void _block_softmax_labels_narrow(const rows_t* R, const floating* z, floating* out,
-                                       floating* g, Py_ssize_t start, Py_ssize_t stop,
+                                       floating* g, floating* h, Py_ssize_t start, Py_ssize_t stop,
                                        double* scratch, double* loss_sum,
                                        double* weight_sum) noexcept nogil:
     """_block_softmax_labels for few classes (K < NARROW_K), column by column: the same bits.
@@ -856,13 +870,14 @@ cdef void _block_softmax_labels_narrow(const rows_t* R, const floating* z, float
         rest[i] = _rest_or_nan(rest[i], m[i])
     for i in range(n):
         log_s[i] = fl_log1p(rest[i])
-    _softmax_labels_finish(R, z, out, g, start, n, e, n, 1, m, rest, log_s, loss_sum,
+    _softmax_labels_finish(R, z, out, g, h, start, n, e, n, 1, m, rest, log_s, loss_sum,
                            weight_sum)
 
 
 cdef void _block_softmax_labels(const rows_t* R, const floating* z, floating* out,
-                                floating* g, Py_ssize_t start, Py_ssize_t stop, double* scratch,
-                                double* loss_sum, double* weight_sum) noexcept nogil:
+                                floating* g, floating* h, Py_ssize_t start, Py_ssize_t stop,
+                                double* scratch, double* loss_sum,
+                                double* weight_sum) noexcept nogil:
     """_block for the softmax losses' common calls: cross_entropy with labels, no smoothing, no
     class weights; softmax_focal without a Hessian.
 
@@ -878,7 +893,7 @@ cdef void _block_softmax_labels(const rows_t* R, const floating* z, floating* ou
     cdef double* log_s = rest + n         # (n,) log1p(rest)
     cdef const floating* zi
     if K < NARROW_K:
-        _block_softmax_labels_narrow(R, z, out, g, start, stop, scratch, loss_sum, weight_sum)
+        _block_softmax_labels_narrow(R, z, out, g, h, start, stop, scratch, loss_sum, weight_sum)
         return
     for i in range(n):
         zi = z + (start + i) * K
@@ -890,7 +905,7 @@ cdef void _block_softmax_labels(const rows_t* R, const floating* z, floating* ou
         rest[i] = _row_rest(z + (start + i) * K, e + i * K, K, m[i])
     for i in range(n):
         log_s[i] = fl_log1p(rest[i])
-    _softmax_labels_finish(R, z, out, g, start, n, e, 1, K, m, rest, log_s, loss_sum,
+    _softmax_labels_finish(R, z, out, g, h, start, n, e, 1, K, m, rest, log_s, loss_sum,
                            weight_sum)
 
 
@@ -940,11 +955,11 @@ cdef void _block(const rows_t* R, const floating* z, floating* out, floating* g,
     if not R.weights_only:
         tb = _block_targets(R, start, stop, e + _scratch_in_use(K, stop - start))
     if (R.kind == CROSS_ENTROPY and R.labels != NULL and R.smoothing == 0.0
-            and R.class_weight == NULL and not R.has_ignore and h == NULL and not R.weights_only):
-        _block_softmax_labels(R, z, out, g, start, stop, e, loss_sum, weight_sum)
+            and R.class_weight == NULL and not R.has_ignore and not R.weights_only):
+        _block_softmax_labels(R, z, out, g, h, start, stop, e, loss_sum, weight_sum)
         return
     if R.kind == SOFTMAX_FOCAL and h == NULL and not R.weights_only:   # (labels only)
-        _block_softmax_labels(R, z, out, g, start, stop, e, loss_sum, weight_sum)
+        _block_softmax_labels(R, z, out, g, NULL, start, stop, e, loss_sum, weight_sum)
         return
     if R.kind == KL_DIVERGENCE and not R.weights_only:
         _block_kl(R, z, tb, out, g, h, start, stop, e, loss_sum, weight_sum)
