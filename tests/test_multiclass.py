@@ -397,9 +397,10 @@ def test_multiclass_hinge_blocks_match_the_row_loop(dtype, k):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("k", [2, 10, 40])
 @pytest.mark.parametrize("gamma", [2.0, 1.5, 0.0])
-def test_softmax_focal_block_gradient_is_the_row_gradient(dtype, k, gamma):
-    """grad (the block phases) and grad_hess (row by row) compute the gradient with the same
-    functions: the same bits, across blocks, with +-inf and NaN logits and ties at the max."""
+def test_softmax_focal_gradient_is_the_same_from_every_entry_point(dtype, k, gamma):
+    """grad, value_and_grad and grad_hess (which also writes the Hessian) compute the gradient
+    with the same function (_focal_row, after the block phases): the same bits, across blocks,
+    with +-inf and NaN logits and ties at the max."""
     rng = np.random.default_rng(k)
     n = 1500
     labels = rng.integers(0, k, size=n)
@@ -407,8 +408,11 @@ def test_softmax_focal_block_gradient_is_the_row_gradient(dtype, k, gamma):
     z = _with_specials(z, rng, 0.01).astype(dtype)
     w = rng.random(n)
     g = fl.softmax_focal.grad(labels, z, sample_weight=w, reduction="sum", gamma=gamma)
-    g_rows, _ = fl.softmax_focal.grad_hess(labels, z, sample_weight=w, gamma=gamma)
-    np.testing.assert_array_equal(g, g_rows)
+    _, g_vg = fl.softmax_focal.value_and_grad(labels, z, sample_weight=w, reduction="sum",
+                                              gamma=gamma)
+    g_gh, _ = fl.softmax_focal.grad_hess(labels, z, sample_weight=w, gamma=gamma)
+    np.testing.assert_array_equal(g, g_gh)
+    np.testing.assert_array_equal(g, g_vg)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -546,14 +546,6 @@ cdef inline double _focal_row(const rows_t* R, const floating* z, Py_ssize_t lab
     return alpha * qg * (-log_p)
 
 
-cdef inline double _row_softmax_focal(const rows_t* R, const floating* z, Py_ssize_t label,
-                                      double* e, floating* g, floating* h, double gscale,
-                                      double hweight) noexcept nogil:
-    cdef double m
-    cdef double rest = _exp_row(z, R.n_classes, e, &m)
-    return _focal_row(R, z, label, e, 1, m, rest, fl_log1p(rest), g, h, gscale, hweight)
-
-
 # ------------------------------------------------------------------------------ kl_divergence
 # sum_k p_k (log p_k - log q_k), 0 log 0 = 0. Gradient -p_k / q_k (probabilities) or -p_k
 # (log-probabilities); second derivative p_k / q_k^2, or 0.
@@ -720,15 +712,6 @@ cdef void _block_kl(const rows_t* R, const floating* z, const double* t, floatin
 
 # ------------------------------------------------------------------------------ the driver
 
-cdef inline double _row(const rows_t* R, const floating* z, Py_ssize_t label, const double* t,
-                        double* e, floating* g, floating* h, double gscale,
-                        double hweight) noexcept nogil:
-    if R.kind == CROSS_ENTROPY:
-        return _row_cross_entropy(R, z, label, t, e, g, h, gscale, hweight)
-    # (multiclass_hinge, kl_divergence and categorical_cross_entropy: their own _block_*)
-    return _row_softmax_focal(R, z, label, e, g, h, gscale, hweight)
-
-
 cdef inline double _shift_select(double z, double m) noexcept nogil:
     """_shifted(z, m) as selects only (for loops that must vectorize): the same value."""
     cdef double limit = 0.0 if z == INFINITY else -INFINITY
@@ -785,7 +768,7 @@ cdef inline void _ce_labels_finish(const rows_t* R, const floating* z, floating*
 
 
 cdef inline void _focal_labels_finish(const rows_t* R, const floating* z, floating* out,
-                                      floating* g, Py_ssize_t start, Py_ssize_t n,
+                                      floating* g, floating* h, Py_ssize_t start, Py_ssize_t n,
                                       const double* e, Py_ssize_t stride_j, Py_ssize_t stride_i,
                                       const double* m, const double* rest, const double* log_s,
                                       double* loss_sum, double* weight_sum) noexcept nogil:
@@ -797,8 +780,8 @@ cdef inline void _focal_labels_finish(const rows_t* R, const floating* z, floati
         wacc += w
         loss = w * _focal_row(R, z + (start + i) * K, R.labels[start + i], e + i * stride_i,
                               stride_j, m[i], rest[i], log_s[i],
-                              g + (start + i) * K if g != NULL else NULL, <floating*> NULL,
-                              w * R.scale, w)
+                              g + (start + i) * K if g != NULL else NULL,
+                              h + (start + i) * K if h != NULL else NULL, w * R.scale, w)
         acc += loss
         if out != NULL:
             out[start + i] = <floating> loss
@@ -816,7 +799,7 @@ cdef inline void _softmax_labels_finish(const rows_t* R, const floating* z, floa
         _ce_labels_finish(R, z, out, g, h, start, n, e, stride_j, stride_i, m, rest, log_s,
                           loss_sum, weight_sum)
     else:
-        _focal_labels_finish(R, z, out, g, start, n, e, stride_j, stride_i, m, rest, log_s,
+        _focal_labels_finish(R, z, out, g, h, start, n, e, stride_j, stride_i, m, rest, log_s,
                              loss_sum, weight_sum)
 
 
@@ -879,10 +862,9 @@ cdef void _block_softmax_labels(const rows_t* R, const floating* z, floating* ou
                                 double* scratch, double* loss_sum,
                                 double* weight_sum) noexcept nogil:
     """_block for the softmax losses' common calls: cross_entropy with labels, no smoothing, no
-    class weights; softmax_focal without a Hessian.
+    class weights, no ignore_index; softmax_focal (every call: it has no row-by-row path).
 
-    The same math as _row_cross_entropy and _row_softmax_focal (the same functions, so the same
-    bits), done a phase at a time over all the rows of the block: the exponentials of every row in one long loop and
+    The same math as _row_cross_entropy (the same functions, so the same bits), done a phase at a time over all the rows of the block: the exponentials of every row in one long loop and
     the row log1p's in another, which vectorize across rows; row by row, a row of K = 10 spends
     more on loop overhead and on the latency of its log1p than on its exponentials.
     """
@@ -958,8 +940,8 @@ cdef void _block(const rows_t* R, const floating* z, floating* out, floating* g,
             and R.class_weight == NULL and not R.has_ignore and not R.weights_only):
         _block_softmax_labels(R, z, out, g, h, start, stop, e, loss_sum, weight_sum)
         return
-    if R.kind == SOFTMAX_FOCAL and h == NULL and not R.weights_only:   # (labels only)
-        _block_softmax_labels(R, z, out, g, NULL, start, stop, e, loss_sum, weight_sum)
+    if R.kind == SOFTMAX_FOCAL and not R.weights_only:   # (labels only)
+        _block_softmax_labels(R, z, out, g, h, start, stop, e, loss_sum, weight_sum)
         return
     if R.kind == KL_DIVERGENCE and not R.weights_only:
         _block_kl(R, z, tb, out, g, h, start, stop, e, loss_sum, weight_sum)
@@ -992,7 +974,8 @@ cdef void _block(const rows_t* R, const floating* z, floating* out, floating* g,
         wacc += row_weight
         if R.weights_only:
             continue
-        loss = w * _row(R, z + i * K, label, t, e, gi, hi, w * R.scale, w)
+        # (only cross_entropy's rows get here: the other kinds have their own _block_*)
+        loss = w * _row_cross_entropy(R, z + i * K, label, t, e, gi, hi, w * R.scale, w)
         acc += loss
         if out != NULL:
             out[i] = <floating> loss
