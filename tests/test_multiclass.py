@@ -649,6 +649,24 @@ def _probability_calls(name, y, q):
     }
 
 
+def _with_bad_probability(x, row, col, value):
+    """x with one value outside [0, 1] at [row, col]: the smallest ones ("tiny_negative",
+    "just_above_one" in x's dtype) or the given one."""
+    bad = x.copy()
+    one = np.ones((), x.dtype)
+    bad[row, col] = {"tiny_negative": -np.finfo(x.dtype).smallest_subnormal,
+                     "just_above_one": np.nextafter(one, 2 * one)}.get(value, value)
+    return bad
+
+
+def _every_entry_point_raises(name, y, q, match):
+    for threads in (1, 2):
+        with fl.threads(threads):
+            for op, call in _probability_calls(name, y, q).items():
+                with pytest.raises(ValueError, match=match):
+                    call()
+
+
 @pytest.mark.parametrize("name", ["categorical_cross_entropy", "kl_divergence"])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("where", ["first", "last", "middle"])
@@ -662,15 +680,8 @@ def test_probability_check_fused_into_the_kernel(name, dtype, where, value):
     q /= q.sum(axis=1, keepdims=True)
     y = rng.integers(0, k, n) if name == "categorical_cross_entropy" else q.astype(np.float64)
     row = {"first": 0, "last": n - 1, "middle": n // 2 + 1}[where]
-    bad = q.copy()
-    one = np.ones((), dtype)
-    bad[row, 3] = {"tiny_negative": -np.finfo(dtype).smallest_subnormal,
-                   "just_above_one": np.nextafter(one, 2 * one)}.get(value, value)
-    for threads in (1, 2):
-        with fl.threads(threads):
-            for op, call in _probability_calls(name, y, bad).items():
-                with pytest.raises(ValueError, match=r"y_pred must hold probabilities in \[0, 1\]"):
-                    call()
+    bad = _with_bad_probability(q, row, 3, value)
+    _every_entry_point_raises(name, y, bad, r"y_pred must hold probabilities in \[0, 1\]")
     nan = q.copy()
     nan[row, 3] = np.nan
     assert np.isnan(fl.get(name)(y, nan))
@@ -694,15 +705,8 @@ def test_target_check_fused_into_the_kernel(name, tdtype, where, value):
     y = rng.random((n, k))
     y = (y / y.sum(axis=1, keepdims=True)).astype(tdtype)
     row = {"first": 0, "last": n - 1, "middle": n // 2 + 1}[where]
-    bad = y.copy()
-    one = np.ones((), tdtype)
-    bad[row, 2] = {"tiny_negative": -np.finfo(tdtype).smallest_subnormal,
-                   "just_above_one": np.nextafter(one, 2 * one)}.get(value, value)
-    for threads in (1, 2):
-        with fl.threads(threads):
-            for op, call in _probability_calls(name, bad, pred).items():
-                with pytest.raises(ValueError, match=r"y_true must hold probabilities in \[0, 1\]"):
-                    call()
+    bad = _with_bad_probability(y, row, 2, value)
+    _every_entry_point_raises(name, bad, pred, r"y_true must hold probabilities in \[0, 1\]")
     if name != "cross_entropy":
         both = pred.copy()
         both[0, 0] = 2.0
