@@ -6,10 +6,11 @@ t in {-1, +1}), p the prediction (a probability, a logit z or a score, as each l
 Each loss X has closs_X (value), cgrad_X (d loss / d p), closs_grad_X (both, sharing work) and
 cgrad_hess_X (first and second derivative), all in double; a loss with a label form also has
 closs_X_labels and closs_grad_X_labels, for y in {0, 1} only, with exactly closs_X's bits there.
-The logit losses also have closs_X_from and closs_grad_X_from (and _labels_from), which take
-e = logistic_exp(y, z) and l = logistic_log(e) from the caller, with closs_X's bits: the kernels
-compute them a sub-block at a time, each in a loop of its own. NaN in gives NaN out; a logit or
-score of +-inf gives the exact limit. The Python layer validates; nothing here raises.
+The logit losses also have closs_X_from, closs_grad_X_from and cgrad_hess_X_from (and
+_labels_from), which take e = logistic_exp(y, z) and l = logistic_log(e) from the caller, with
+closs_X's bits: the kernels compute them a sub-block at a time, each in a loop of its own.
+NaN in gives NaN out; a logit or score of +-inf gives the exact limit. The Python layer
+validates; nothing here raises.
 """
 from libc.math cimport fabs, INFINITY
 from fastloss._kernels._vmath cimport fl_exp, fl_log, fl_log1p, fl_log1p_unit, fl_log_either
@@ -146,12 +147,16 @@ cdef inline loss_grad_t closs_grad_binary_cross_entropy_with_logits(double y, do
     cdef double e = logistic_exp(y, z)
     return closs_grad_binary_cross_entropy_with_logits_from(y, z, e, logistic_log(e), pos_weight)
 
-cdef inline grad_hess_t cgrad_hess_binary_cross_entropy_with_logits(double y, double z, double pos_weight) noexcept nogil:
-    cdef logistic_t s = _logistic(z)
+cdef inline grad_hess_t cgrad_hess_binary_cross_entropy_with_logits_from(
+        double y, double z, double e, double l, double pos_weight) noexcept nogil:
+    cdef logistic_t s = _logistic_from(z, e, l)   # (l, the softplus, is not read)
     cdef grad_hess_t out
     out.grad = _bce_logits_grad(y, pos_weight, s)
     out.hess = (1.0 + (pos_weight - 1.0) * y) * (s.sig_pos * s.sig_neg)
     return out
+
+cdef inline grad_hess_t cgrad_hess_binary_cross_entropy_with_logits(double y, double z, double pos_weight) noexcept nogil:
+    return cgrad_hess_binary_cross_entropy_with_logits_from(y, z, logistic_exp(y, z), 0.0, pos_weight)
 
 # ---------------------------------------------------------------------------- hinge(margin)
 # max(0, margin - t s) with t = +1 for the label 1 and t = -1 for the labels -1 and 0: labels
@@ -356,12 +361,17 @@ cdef inline loss_grad_t closs_grad_focal(double y, double z, double gamma, doubl
 cdef inline double cgrad_focal(double y, double z, double gamma, double alpha) noexcept nogil:
     return _focal(y, z, gamma, alpha, False, False).grad
 
-cdef inline grad_hess_t cgrad_hess_focal(double y, double z, double gamma, double alpha) noexcept nogil:
-    cdef focal_t f = _focal(y, z, gamma, alpha, True, False)
+cdef inline grad_hess_t _focal_grad_hess(double y, double z, double e, double l, double gamma,
+                                         double alpha, bint labels_only) noexcept nogil:
+    cdef focal_t f = _focal_from(y, z, e, l, gamma, alpha, True, labels_only)
     cdef grad_hess_t out
     out.grad = f.grad
     out.hess = f.hess
     return out
+
+cdef inline grad_hess_t cgrad_hess_focal(double y, double z, double gamma, double alpha) noexcept nogil:
+    cdef double e = logistic_exp(y, z)
+    return _focal_grad_hess(y, z, e, logistic_log(e), gamma, alpha, False)
 
 cdef inline double closs_focal_labels(double y, double z, double gamma, double alpha) noexcept nogil:
     return _focal(y, z, gamma, alpha, False, True).loss
@@ -386,3 +396,11 @@ cdef inline loss_grad_t closs_grad_focal_from(double y, double z, double e, doub
 cdef inline loss_grad_t closs_grad_focal_labels_from(double y, double z, double e, double l,
                                                      double gamma, double alpha) noexcept nogil:
     return _focal_loss_grad(y, z, e, l, gamma, alpha, True)
+
+cdef inline grad_hess_t cgrad_hess_focal_from(double y, double z, double e, double l, double gamma,
+                                              double alpha) noexcept nogil:
+    return _focal_grad_hess(y, z, e, l, gamma, alpha, False)
+
+cdef inline grad_hess_t cgrad_hess_focal_labels_from(double y, double z, double e, double l,
+                                                     double gamma, double alpha) noexcept nogil:
+    return _focal_grad_hess(y, z, e, l, gamma, alpha, True)

@@ -216,9 +216,13 @@ cdef inline loss_grad_t closs_grad_log_cosh_from(double y, double p, double e, d
     out.grad = f.grad
     return out
 
-cdef inline grad_hess_t cgrad_hess_log_cosh(double y, double p) noexcept nogil:
-    cdef log_cosh_t f = _log_cosh(p - y)
+cdef inline grad_hess_t cgrad_hess_log_cosh_from(double y, double p, double e,
+                                                 double l) noexcept nogil:
+    cdef log_cosh_t f = _log_cosh_from(p - y, e, l)   # (l, for the loss, is not read)
     cdef grad_hess_t out
     out.grad = f.grad
     out.hess = f.hess
     return out
+
+cdef inline grad_hess_t cgrad_hess_log_cosh(double y, double p) noexcept nogil:
+    return cgrad_hess_log_cosh_from(y, p, log_cosh_exp(y, p), 0.0)
