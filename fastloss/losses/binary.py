@@ -5,7 +5,8 @@ Targets are checked without an input-sized temporary: targets in [0, 1] (soft ta
 for the cross-entropies and focal, labels {-1, +1} or {0, 1} for the hinge losses, predictions in
 [0, 1] for the probability form. A reduced value (and value_and_grad) checks them inside the
 kernel's own pass (fused flags; the inputs are read once), everything else before the kernel,
-with full reductions (min/max) or one scan. NaN is not an error anywhere: it propagates.
+with one parallel pass over each checked input (_parallel.outside_unit_interval, or the hinge
+label scan). NaN is not an error anywhere: it propagates.
 """
 
 import sys
