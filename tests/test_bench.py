@@ -54,7 +54,7 @@ def test_results_json_schema(tiny_results, tmp_path):
     assert m["fastloss"]["version"] == fl.__version__ and "build" in m["fastloss"]
     assert results["failures"] == []
     # one row per loss x op x dtype x implementation (numpy measured once, fastloss per thread)
-    assert len(results["rows"]) == 2 * 3 * 2 * 2
+    assert len(results["rows"]) == 2 * len(C.OPS) * 2 * 2
     for row in results["rows"]:
         assert row["status"] == "ok", row
         t = row["time"]
@@ -67,7 +67,8 @@ def test_results_json_schema(tiny_results, tmp_path):
     itemsize = {"float64": 8, "float32": 4}
     for row in _rows(results, impl="fastloss"):
         assert row["input_bytes"] == 2 * 1000 * itemsize[row["dtype"]]
-        assert row["output_bytes"] == (0 if row["op"] == "value" else 1000 * itemsize[row["dtype"]])
+        arrays_written = {"value": 0, "grad": 1, "value_and_grad": 1, "grad_hess": 2}[row["op"]]
+        assert row["output_bytes"] == arrays_written * 1000 * itemsize[row["dtype"]]
         assert row["speedup"]["numpy"] == pytest.approx(
             _rows(results, impl="numpy", loss=row["loss"], op=row["op"], dtype=row["dtype"])[0]
             ["time"]["median"] / row["time"]["median"])
@@ -86,7 +87,7 @@ def test_markdown_report(tiny_results):
     assert header in text
     mse_section = text.split("## mse")[1].split("##")[0]
     table_lines = [l for l in mse_section.splitlines() if l.startswith("| ")][1:]
-    assert len(table_lines) == 3 * 2            # op x dtype, one thread count
+    assert len(table_lines) == len(C.OPS) * 2   # op x dtype, one thread count
     assert {l.split("|")[1].strip() for l in table_lines} == set(C.OPS)
     assert "## Failures" not in text
     summary = report.summary_text(tiny_results)
@@ -138,7 +139,9 @@ def _wrong_mse(module, case, op, n_threads):
     y, p = case.inputs
     value = lambda: 1.5 * float(np.mean((y - p) ** 2))
     grad = lambda: 1.5 * 2.0 * (p - y) / p.size
-    call = {"value": value, "grad": grad, "value_and_grad": lambda: (value(), grad())}[op]
+    grad_hess = lambda: (1.5 * 2.0 * (p - y), np.full_like(p, 1.5 * 2.0))
+    call = {"value": value, "grad": grad, "value_and_grad": lambda: (value(), grad()),
+            "grad_hess": grad_hess}[op]
     return Impl("wrong", call)
 
 
@@ -149,7 +152,7 @@ def test_missing_peer_is_reported_missing(tmp_path):
     status = results["machine"]["peers"]["absentlib"]
     assert status["status"] == "missing" and "not installed" in status["reason"]
     rows = _rows(results, impl="absentlib")
-    assert len(rows) == 3 and {r["status"] for r in rows} == {"missing"}
+    assert len(rows) == len(C.OPS) and {r["status"] for r in rows} == {"missing"}
     assert all(r["time"] is None for r in rows)          # never timed, never faked
     assert results["failures"] == [] and runner.exit_code(results) == 0
     report.write(results, str(tmp_path), plots=False)
@@ -168,7 +171,7 @@ def test_unsupported_loss_and_broken_adapter_are_reported():
     broken_rows = _rows(results, impl="mathpeer", loss="huber")
     assert {r["status"] for r in broken_rows} == {"error"}
     assert all("adapter bug" in r["reason"] for r in broken_rows)
-    assert len(results["failures"]) == 3 and runner.exit_code(results) == 1
+    assert len(results["failures"]) == len(C.OPS) and runner.exit_code(results) == 1
     # the run went on: fastloss and numpy were measured for both losses
     assert {r["status"] for r in _rows(results, impl="fastloss")} == {"ok"}
 
@@ -181,7 +184,7 @@ def test_planted_mismatch_is_a_reported_failure(tmp_path):
     assert {r["status"] for r in rows} == {"mismatch"}
     assert all(r["time"] is None and "disagrees with numpy" in r["reason"] for r in rows)
     assert {(f["impl"], f["status"]) for f in results["failures"]} == {("wrong", "mismatch")}
-    assert len(results["failures"]) == 3
+    assert len(results["failures"]) == len(C.OPS)
     assert runner.exit_code(results) == 1
     assert {r["status"] for r in _rows(results, impl="fastloss")} == {"ok"}   # run continued
     assert "wrong" not in _rows(results, impl="fastloss", loss="mse")[0]["speedup"]
@@ -277,6 +280,24 @@ def test_agree():
     assert not ok and "element 3" in why
     assert not C.agree(g, (g, g), np.float64)[0]             # wrong structure
     assert C.agree(float("nan"), float("nan"), np.float64)[0]
+
+
+def test_agree_lets_one_float32_hessian_jump_through_and_says_so():
+    # huber's Hessian jumps from 1 to 0 at |r| = delta: a float32 peer may round an element
+    # onto the other side. One such element per million (at least one) passes, with a note.
+    g, h = np.linspace(-1, 1, 1000), np.ones(1000)
+    jumped = h.copy()
+    jumped[7] = 0.0
+    ok, note = C.agree((g, jumped), (g, h), np.float32, "grad_hess")
+    assert ok and note == "1 of 1000 float32 Hessian elements differ (at a jump)"
+    jumped[8] = 0.0
+    assert not C.agree((g, jumped), (g, h), np.float32, "grad_hess")[0]       # two: too many
+    jumped[8] = 1.0
+    assert not C.agree((g, jumped), (g, h), np.float64, "grad_hess")[0]       # float64: none
+    assert not C.agree((g, jumped), (g, h), np.float32, "grad")[0]            # not a Hessian
+    bad_grad = g.copy()
+    bad_grad[7] += 0.5
+    assert not C.agree((bad_grad, h), (g, h), np.float32, "grad_hess")[0]     # nor a gradient
 
 
 def test_parse_and_format_sizes():
@@ -388,7 +409,9 @@ def test_benchmark_suite_is_driven_by_the_same_registry(monkeypatch):
     suite = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(suite)
     specs = suite._specs()
-    assert {(s[0], s[3]) for s in specs} == {(l, op) for l in fl.available() for op in C.OPS}
+    assert {(s[0], s[3]) for s in specs} == {(l, op) for l in fl.available() for op in C.OPS
+                                             if C.supports(fl.get(l), op)}
+    assert ("mse", "grad_hess") in {(s[0], s[3]) for s in specs}
     assert {s[4] for s in specs} == {"fastloss", "numpy"} and {s[1] for s in specs} == {1000}
     for spec_ in [s for s in specs if s[0] == "huber"]:
         fake = _FakeBenchmark()
@@ -427,6 +450,45 @@ def test_installed_peers_measure_the_default_logistic_and_softmax_losses(peer_na
     rows = _rows(results, impl=peer_name)
     assert {r["loss"] for r in rows} == set(losses)
     assert {r["status"] for r in rows} == {"ok"}, [(r["loss"], r["reason"]) for r in rows]
+
+
+def test_grad_hess_rows_only_for_losses_with_a_hessian():
+    results = runner.run(tiny_settings(losses=["mse", "triplet_margin", "l2_penalty"],
+                                       ops=["grad", "grad_hess"]))
+    assert results["failures"] == []
+    measured = {(r["loss"], r["op"]) for r in results["rows"]}
+    assert measured == {("mse", "grad"), ("mse", "grad_hess"), ("triplet_margin", "grad"),
+                        ("l2_penalty", "grad")}
+    assert [C.supports(C.lookup(name), "grad_hess") for name in ("mse", "cross_entropy",
+            "triplet_margin", "contrastive", "l1_penalty")] == [True, True, False, False, False]
+
+
+@pytest.mark.parametrize("peer_name", ["torch", "sklearn", "jax"])
+def test_installed_peers_grad_hess_adapters_agree(peer_name):
+    # Each installed peer's (gradient, Hessian diagonal) must agree with the NumPy reference
+    # on every loss it claims, both dtypes; the losses it cannot give a diagonal for are
+    # reported unsupported, never measured wrong.
+    from fastloss.bench import peers
+    pytest.importorskip(peer_name, reason=f"{peer_name} is an optional benchmark peer")
+    peer = peers.PEERS[peer_name]
+    claimed = {"torch": ["mse", "mae", "huber", "binary_cross_entropy_with_logits", "focal",
+                         "hinge", "squared_hinge", "binary_cross_entropy", "kl_divergence",
+                         "categorical_cross_entropy"],
+               "sklearn": ["mse", "huber", "binary_cross_entropy_with_logits",
+                           "cross_entropy"],
+               "jax": ["mse", "mae", "huber", "quantile", "log_cosh",
+                       "binary_cross_entropy_with_logits", "focal", "hinge", "squared_hinge",
+                       "binary_cross_entropy", "kl_divergence", "categorical_cross_entropy"]}
+    unsupported = {"torch": ["cross_entropy"], "sklearn": ["mae", "quantile"],
+                   "jax": ["cross_entropy"]}
+    losses = claimed[peer_name] + unsupported[peer_name]
+    results = runner.run(tiny_settings(losses=losses, dtypes=["float64", "float32"],
+                                       ops=["grad_hess"], peers=[peer]))
+    rows = _rows(results, impl=peer_name)
+    assert {r["loss"] for r in rows if r["status"] == "ok"} == set(claimed[peer_name]), \
+        [(r["loss"], r["status"], r["reason"]) for r in rows if r["status"] != "ok"]
+    assert {r["loss"] for r in rows if r["status"] == "unsupported"} == \
+        set(unsupported[peer_name])
 
 
 @pytest.mark.parametrize("peer_name", ["torch", "jax"])

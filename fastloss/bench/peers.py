@@ -2,14 +2,20 @@
 
 - ``torch``: PyTorch on the CPU, ``torch.nn.functional`` for values (under ``no_grad``) and
   autograd (forward, then ``torch.autograd.grad``) for gradients; threads by
-  ``torch.set_num_threads``. A loss PyTorch has no function for (hinge, squared hinge, focal,
+  ``torch.set_num_threads``. ``grad_hess`` is double backward (the gradient of the summed
+  gradient: H 1, which is the Hessian's diagonal where each prediction's term of the loss
+  depends on that prediction only); not for softmax cross-entropy, whose H 1 is zero. A loss PyTorch has no function for (hinge, squared hinge, focal,
   categorical cross-entropy from probabilities) is its formula in torch ops, as a PyTorch user
   writes it (focal: torchvision's ``sigmoid_focal_loss``).
 - ``sklearn``: scikit-learn's Cython loss module ``sklearn._loss`` with ``n_threads``.
   It computes per-sample gradients, and some of its losses are halved (HalfSquaredError);
   the constant factor is applied outside the timed call, for the agreement check only.
+  ``grad_hess`` is its ``gradient_hessian``, where its Hessian is the loss's own (not for
+  AbsoluteError and PinballLoss, whose Hessian is a constant 1 stand-in for 0).
 - ``jax``: the loss formula in ``jax.numpy`` (``jax.nn``, ``jax.scipy.special``) under ``jax.jit`` (``jax.grad`` /
-  ``jax.value_and_grad`` for gradients), timed with ``block_until_ready``, float64 enabled.
+  ``jax.value_and_grad`` for gradients; ``grad_hess`` is the gradient and its forward-mode
+  derivative along ones (the Hessian's diagonal, as for PyTorch), ``jax.jvp(jax.grad(f), (p,), (ones,))``, the
+  Hessian-vector product of JAX's documentation), timed with ``block_until_ready``, float64 enabled.
   XLA chooses its own CPU threads: the thread setting does not apply (the report says so).
 
 A peer that is not installed is reported as ``missing``; a loss a peer does not have is
@@ -25,6 +31,17 @@ import numpy as np
 from fastloss.bench.cases import Impl, Unavailable
 
 # --------------------------------------------------------------------------- the Peer class
+
+
+def _hessian_floor(grad_hess):
+    """fastloss's grad_hess gives max(d2l/dp2, hess_floor), the floor 0 by default (negative
+    curvature, e.g. focal's, is no use to a Newton step); autodiff peers give d2l/dp2. The same
+    floor is applied to theirs outside the timed call, for the agreement check only."""
+    grad, hess = grad_hess
+    return grad, np.maximum(hess, 0.0)       # NaN stays NaN
+
+_NOT_DIAGONAL = ("softmax cross-entropy's Hessian is not diagonal: autodiff's H 1 (zero) is "
+                 "not its diagonal, and the peer has no function for the diagonal")
 
 
 class Peer:
@@ -77,6 +94,9 @@ class Peer:
         if adapter is None:
             return Unavailable(self.name, "unsupported", f"{self.name} has no {case.name} loss")
         impl = adapter(module, case, op, n_threads)
+        if impl is None and op == "grad_hess" and adapter(module, case, "grad", n_threads):
+            return Unavailable(self.name, "unsupported", _NOT_DIAGONAL if case.name ==
+                               "cross_entropy" else f"{self.name} has no {case.name} Hessian")
         if impl is None:
             return Unavailable(self.name, "unsupported",
                                f"{self.name} cannot compute {case.name} for these inputs/parameters")
@@ -119,8 +139,9 @@ def _torch_threads(torch, n):
         torch.set_num_threads(previous)
 
 
-def _torch_impl(torch, op, n_threads, forward, tensors, wrt):
-    """Impl for a torch loss: forward(*tensors) -> scalar tensor; gradients w.r.t. tensors[wrt]."""
+def _torch_impl(torch, op, n_threads, forward, tensors, wrt, diagonal=False):
+    """Impl for a torch loss: forward(*tensors) -> scalar tensor (the mean over rows); gradients
+    w.r.t. tensors[wrt]. grad_hess only for one prediction array whose Hessian is `diagonal`."""
     threads = lambda: _torch_threads(torch, n_threads)
     if op == "value":
         def call():
@@ -132,6 +153,19 @@ def _torch_impl(torch, op, n_threads, forward, tensors, wrt):
         leaves[i] = tensors[i].detach().requires_grad_(True)   # shares memory with NumPy
     inputs = [leaves[i] for i in wrt]
     single = len(wrt) == 1
+    if op == "grad_hess":
+        if not (diagonal and single):
+            return None
+        q, rows = inputs[0], inputs[0].shape[0]
+
+        def call():
+            total = forward(*leaves) * rows          # the sum: per-element derivatives
+            grad, = torch.autograd.grad(total, q, create_graph=True)
+            hess, = torch.autograd.grad(grad.sum(), q)
+            return grad.detach(), hess
+
+        return Impl("torch", call, finish=lambda r: _hessian_floor(
+            (r[0].numpy(), r[1].numpy(force=True))), threads=threads)   # force: a ZeroTensor
 
     def call():
         value = forward(*leaves)
@@ -159,7 +193,8 @@ def _torch_elementwise(function, **param_names):
         y, p = (torch.from_numpy(np.ascontiguousarray(a)) for a in pair)
         kwargs = {theirs: case.params[ours] for theirs, ours in param_names.items()}
         fn = getattr(torch.nn.functional, function)
-        return _torch_impl(torch, op, n_threads, lambda t, q: fn(q, t, **kwargs), (y, p), (1,))
+        return _torch_impl(torch, op, n_threads, lambda t, q: fn(q, t, **kwargs), (y, p), (1,),
+                           diagonal=True)
     return adapter
 
 
@@ -212,7 +247,8 @@ def _torch_formula(formula):
         dtype = pair[1].dtype
         y, p = (torch.from_numpy(np.ascontiguousarray(a)) for a in pair)
         return _torch_impl(torch, op, n_threads,
-                           lambda t, q: formula(torch, t, q, case.params, dtype), (y, p), (1,))
+                           lambda t, q: formula(torch, t, q, case.params, dtype), (y, p), (1,),
+                           diagonal=True)
     return adapter
 
 
@@ -246,7 +282,8 @@ def _torch_bce(torch, case, op, n_threads):
         return None
     y, p = (torch.from_numpy(np.ascontiguousarray(a)) for a in pair)
     fn = torch.nn.functional.binary_cross_entropy
-    return _torch_impl(torch, op, n_threads, lambda t, q: fn(q, t), (y, p), (1,))
+    return _torch_impl(torch, op, n_threads, lambda t, q: fn(q, t), (y, p), (1,),
+                       diagonal=True)
 
 
 def _rows_pair(case):
@@ -273,7 +310,7 @@ def _torch_kl(torch, case, op, n_threads):
     log_input = case.params.get("log_input")
     forward = (lambda t, x: fn(x, t, reduction="batchmean")) if log_input else \
         (lambda t, x: fn(torch.log(x), t, reduction="batchmean"))
-    return _torch_impl(torch, op, n_threads, forward, (p, q), (1,))
+    return _torch_impl(torch, op, n_threads, forward, (p, q), (1,), diagonal=True)
 
 
 def _torch_categorical_ce(torch, case, op, n_threads):
@@ -290,7 +327,7 @@ def _torch_categorical_ce(torch, case, op, n_threads):
     else:
         t = torch.from_numpy(np.ascontiguousarray(target))
         forward = lambda t, x: -(t * torch.log(torch.clamp(x, eps, 1 - eps))).sum(1).mean()
-    return _torch_impl(torch, op, n_threads, forward, (t, q), (1,))
+    return _torch_impl(torch, op, n_threads, forward, (t, q), (1,), diagonal=True)
 
 
 TORCH = Peer("torch", "torch", "PyTorch CPU (torch.nn.functional, autograd)", {
@@ -315,8 +352,11 @@ TORCH = Peer("torch", "torch", "PyTorch CPU (torch.nn.functional, autograd)", {
 def _sklearn_impl(loss_object, op, n_threads, y, raw, value_factor, grad_factor):
     """sklearn._loss: the mean by its own __call__ (np.average of the per-sample losses),
     per-sample gradients; fastloss's factors (1/n of the mean, 2 of a half loss) are applied
-    outside the timed call."""
-    if op == "value":
+    outside the timed call. grad_hess is per element, unreduced: only the half loss's factor."""
+    if op == "grad_hess":
+        call = lambda: loss_object.gradient_hessian(y, raw, n_threads=n_threads)
+        finish = lambda r: (r[0] * value_factor, r[1] * value_factor)
+    elif op == "value":
         call = lambda: loss_object(y, raw, n_threads=n_threads)
         finish = lambda v: float(v) * value_factor
     elif op == "grad":
@@ -330,12 +370,13 @@ def _sklearn_impl(loss_object, op, n_threads, y, raw, value_factor, grad_factor)
     return Impl("sklearn", call, finish=finish, note="n_threads")
 
 
-def _sklearn_elementwise(class_name, factor=1.0, **param_names):
+def _sklearn_elementwise(class_name, factor=1.0, hessian=True, **param_names):
     """Adapter for sklearn._loss.loss.<class_name>(**params); `factor` = fastloss / sklearn;
-    `param_names` maps sklearn's keyword to the fastloss parameter it takes."""
+    `param_names` maps sklearn's keyword to the fastloss parameter it takes; `hessian`: False
+    where sklearn's gradient_hessian is not the loss's Hessian."""
     def adapter(sklearn_loss, case, op, n_threads):
         pair = _two_arrays(case)
-        if pair is None or pair[1].ndim != 1:
+        if pair is None or pair[1].ndim != 1 or (op == "grad_hess" and not hessian):
             return None
         y, p = pair
         kwargs = {theirs: case.params[ours] for theirs, ours in param_names.items()}
@@ -372,9 +413,9 @@ class _SklearnPeer(Peer):
 
 SKLEARN = _SklearnPeer("sklearn", "sklearn", "scikit-learn sklearn._loss (Cython, n_threads)", {
     "mse": _sklearn_elementwise("HalfSquaredError", factor=2.0),
-    "mae": _sklearn_elementwise("AbsoluteError"),
+    "mae": _sklearn_elementwise("AbsoluteError", hessian=False),
     "huber": _sklearn_elementwise("HuberLoss", delta="delta"),
-    "quantile": _sklearn_elementwise("PinballLoss", quantile="alpha"),
+    "quantile": _sklearn_elementwise("PinballLoss", hessian=False, quantile="alpha"),
     "binary_cross_entropy_with_logits": _sklearn_bce_with_logits,
     "cross_entropy": _sklearn_cross_entropy,
 }, threads_note="n_threads argument")
@@ -451,6 +492,16 @@ def _jax_formulas(jnp, jax):
     }
 
 
+def _jax_grad_hess(jax, loss):
+    """(gradient, Hessian diagonal) of a loss averaged over rows whose Hessian is diagonal, per
+    element (times the rows): the gradient and its derivative along ones, H 1, in one
+    forward-over-reverse pass."""
+    def grad_hess(y, p):
+        total = lambda q: loss(y, q) * q.shape[0]
+        return jax.jvp(jax.grad(total), (p,), (jax.numpy.ones_like(p),))
+    return grad_hess
+
+
 class _JaxPeer(Peer):
     threaded = False
 
@@ -486,10 +537,13 @@ class _JaxPeer(Peer):
         if not fits:
             return Unavailable(self.name, "unsupported",
                                f"no JAX formula for {case.name} with these inputs/parameters")
+        if op == "grad_hess" and case.name == "cross_entropy":
+            return Unavailable(self.name, "unsupported", _NOT_DIAGONAL)
         f = formulas[case.name]
         loss = lambda y, p: f(y, p, **params)
-        jitted = {"value": jax.jit(loss), "grad": jax.jit(jax.grad(loss, argnums=1)),
-                  "value_and_grad": jax.jit(jax.value_and_grad(loss, argnums=1))}[op]
+        jitted = jax.jit({"value": loss, "grad": jax.grad(loss, argnums=1),
+                          "value_and_grad": jax.value_and_grad(loss, argnums=1),
+                          "grad_hess": _jax_grad_hess(jax, loss)}[op])
         pair = _rows_pair(case) if case.name in ("kl_divergence", "categorical_cross_entropy") \
             else case.inputs
         y, p = (jax.device_put(np.asarray(a)) for a in pair)
@@ -498,6 +552,8 @@ class _JaxPeer(Peer):
             finish = float
         elif op == "grad":
             finish = np.asarray
+        elif op == "grad_hess":
+            finish = lambda r: _hessian_floor((np.asarray(r[0]), np.asarray(r[1])))
         else:
             finish = lambda r: (float(r[0]), np.asarray(r[1]))
         return Impl(self.name, call, finish=finish, threaded=False,

@@ -1,7 +1,8 @@
 """The bandwidth probe: how fast this machine can merely stream a case's bytes, same threads.
 
 The floor of a value is reading the inputs once; the floor of a gradient or of a fused value
-and gradient is reading the inputs once and writing the gradient once. The probe times exactly
+and gradient is reading the inputs once and writing the gradient once (for grad_hess, the
+gradient and the Hessian). The probe times exactly
 that with small OpenMP kernels in ``fastloss._kernels._parallel`` (``stream_read``,
 ``stream_read_write``), which use the loss kernels' own blocked, statically scheduled loops, built for the same
 CPU variant. Reading is an integer XOR of the bytes: the least work that still reads them.
@@ -27,7 +28,9 @@ SETTLE_SECONDS = 0.05
 # The probe loops in the CPU variant the kernels run in (same vector width).
 _parallel = load("_parallel")
 
-KINDS = {"value": "read", "grad": "read_write", "value_and_grad": "read_write"}
+# grad_hess writes two arrays: one written stream of both arrays' bytes has the same floor.
+KINDS = {"value": "read", "grad": "read_write", "value_and_grad": "read_write",
+         "grad_hess": "read_write"}
 
 
 def probe_dtype(inputs):

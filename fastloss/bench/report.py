@@ -201,7 +201,8 @@ def markdown(results):
         "warm-up call whose result was checked against the NumPy reference; **±** is half the "
         "interquartile range of the repeats, as a percentage of the median.",
         "- **GB/s**: the bytes the operation must move (its inputs read once; for `grad` and "
-        "`value_and_grad` also the gradient written once) divided by the median time.",
+        "`value_and_grad` also the gradient written once, for `grad_hess` the gradient and the "
+        "Hessian) divided by the median time.",
         "- **% floor**: the fastest repeat of the bandwidth probe (a kernel that only reads "
         "those bytes, as an integer XOR, and writes the output, with the same threads and CPU "
         "variant, measured in this run) divided by the median time. 100% means the operation "
@@ -263,6 +264,13 @@ def markdown(results):
         lines += ["## Not measured", ""]
         lines += [f"- {loss} / {impl}: {status} ({reason})"
                   for loss, impl, status, reason in not_measured]
+        lines.append("")
+    notes = [r for r in results["rows"] if r["status"] == "ok" and r["reason"]]
+    if notes:
+        lines += ["## Notes on the agreement check", ""]
+        lines += [f"- {r['loss']} {r['op']} n={format_size(r['n'])} {r['dtype']} / {r['impl']}"
+                  f"{'' if r['threads'] is None else ' ' + str(r['threads']) + ' threads'}: "
+                  f"{r['reason']}" for r in notes]
         lines.append("")
     if results.get("plots"):
         lines += ["## Plots", ""]

@@ -101,7 +101,7 @@ def bytes_per_element(loss, dtype):
     try:
         tracemalloc.reset_peak()
         base = tracemalloc.get_traced_memory()[0]
-        for op in ("value", "grad"):
+        for op in [op for op in ("value", "grad", "grad_hess") if C.supports(loss, op)]:
             for impl in (C.fastloss_impl(case, op, 1), C.reference_impl(case, op)):
                 if isinstance(impl, C.Impl):
                     try:
@@ -177,7 +177,10 @@ def run(settings=None, progress=None):
                     progress.update(per_case_units)
                     continue
                 for op in settings.ops:
-                    _measure_op(results, settings, case, op, bandwidth, progress)
+                    if C.supports(loss, op):
+                        _measure_op(results, settings, case, op, bandwidth, progress)
+                    else:                    # e.g. grad_hess of a penalty: no row at all
+                        progress.update(per_case_units // len(settings.ops))
                 del case
     results["bandwidth"] = bandwidth.records()
     results["machine"]["load_average_end"] = machine.describe_load()
@@ -244,7 +247,7 @@ def _measure_op(results, settings, case, op, bandwidth, progress):
             row.update(status="error", reason=f"{type(exc).__name__}: {exc}")
             continue
         if row["impl"] == "fastloss" and output_bytes is None and op != "value":
-            output_bytes = C.output_bytes(value if op == "grad" else value[1])
+            output_bytes = C.output_bytes(C.written(op, value))
         if expected is None and row["impl"] in priority:
             expected, against = value, row["impl"]
             continue
@@ -252,17 +255,18 @@ def _measure_op(results, settings, case, op, bandwidth, progress):
             row.update(status="error", reason="nothing to check against (the reference and "
                                               "fastloss are both unavailable or failing)")
             continue
-        ok, why = C.agree(value, expected, case.dtype)
+        ok, why = C.agree(value, expected, case.dtype, op)
         if not ok:
             row.update(status="mismatch", reason=f"disagrees with {against}: {why}")
         elif against != "numpy" and row["impl"] != "fastloss":
             row["reason"] = "checked against fastloss (no NumPy reference)"
+        if ok and why:
+            row["reason"] = "; ".join(filter(None, [row["reason"], why]))
         del value
     if output_bytes is None:
         output_bytes = 0
         if op != "value" and expected is not None:      # fastloss failed: the reference's size
-            grads = expected if op == "grad" else expected[1]
-            output_bytes = C.output_bytes(grads) // 8 * case.dtype.itemsize
+            output_bytes = C.output_bytes(C.written(op, expected)) // 8 * case.dtype.itemsize
     del expected
 
     # 3. time what agreed, next to its floor
