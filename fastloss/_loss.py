@@ -55,7 +55,10 @@ def available():
 
 
 # The `op` codes of the fast entry points (FAST_* in fastloss/_kernels/_fastpath.pxd).
-_FAST_VALUE, _FAST_GRAD, _FAST_VALUE_AND_GRAD = 0, 1, 2
+_FAST_VALUE, _FAST_GRAD, _FAST_VALUE_AND_GRAD, _FAST_GRAD_HESS = 0, 1, 2, 3
+# grad_hess's default hess_floor: the fast path computes that floor, +0.0, only (a call's own
+# floor, even -0.0, whose sign a clipped Hessian keeps, takes the general path).
+_NO_FLOOR = 0.0
 
 
 def _mean(total, weight_total):
@@ -193,7 +196,7 @@ class Loss:
         return self._value_and_grad(y_true, y_pred, sample_weight, reduction, out,
                                     self.bind(params))
 
-    def grad_hess(self, y_true, y_pred, *, sample_weight=None, hess_floor=0.0, out=None,
+    def grad_hess(self, y_true, y_pred, *, sample_weight=None, hess_floor=_NO_FLOOR, out=None,
                   **params):
         """Per-element (grad, hess) of the unreduced loss, sample weights multiplied in.
 
@@ -201,6 +204,11 @@ class Loss:
         lower bound, as gradient boosting needs: hess = w * max(d2l/dp2, hess_floor).
         ``out`` may be a (grad, hess) pair of preallocated arrays.
         """
+        if hess_floor is _NO_FLOOR:
+            both = self._try_fast(_FAST_GRAD_HESS, y_true, y_pred, sample_weight, "mean", out,
+                                  params)
+            if both is not None:
+                return both
         floor = V.check_real("hess_floor", hess_floor, low=0.0)
         return self._grad_hess(y_true, y_pred, sample_weight, floor, out, self.bind(params))
 

@@ -1,11 +1,12 @@
 """The per-call fast path (fastloss/_kernels/_fastpath.pxd) against the general path.
 
 The public methods try the fast path first for the commonest call (reduction "mean", no
-sample_weight, no out, no loss parameters). For every input these tests check that:
+sample_weight, no out, no loss parameters; grad_hess: the default hess_floor). For every input these tests check that:
 - the fast entry point either declines (None) or gives bitwise the general path's result;
 - it takes the inputs it is meant for (so the comparison is not vacuous) and declines the rest;
 - the public method gives bitwise the general path's result, or raises the same error.
-The general path is the family's implementation (``_value``, ``_grad``, ``_value_and_grad``),
+The general path is the family's implementation (``_value``, ``_grad``, ``_value_and_grad``,
+``_grad_hess``),
 which the public methods called directly before the fast path existed.
 """
 
@@ -15,9 +16,10 @@ import pytest
 import fastloss as fl
 from fastloss import _loss, _threads
 
-OPS = ("value", "grad", "value_and_grad")
+OPS = ("value", "grad", "value_and_grad", "grad_hess")
+ROW_OPS = OPS[:3]          # cross_entropy's grad_hess has no fast path (tested on its own)
 OP_CODES = {"value": _loss._FAST_VALUE, "grad": _loss._FAST_GRAD,
-            "value_and_grad": _loss._FAST_VALUE_AND_GRAD}
+            "value_and_grad": _loss._FAST_VALUE_AND_GRAD, "grad_hess": _loss._FAST_GRAD_HESS}
 ELEMENTWISE = [name for name in fl.available() if isinstance(fl.get(name), fl.ElementwiseLoss)]
 FAST_ELEMENTWISE = [name for name in ELEMENTWISE if fl.get(name)._fast is not None]
 DTYPES = (np.float64, np.float32)
@@ -25,7 +27,7 @@ PAIRS = [(y, p) for y in DTYPES for p in DTYPES]
 
 
 def _public(loss, op):
-    return {"value": loss.__call__, "grad": loss.grad, "value_and_grad": loss.value_and_grad}[op]
+    return loss.__call__ if op == "value" else getattr(loss, op)
 
 
 def _general(loss, op, y, p):
@@ -34,6 +36,8 @@ def _general(loss, op, y, p):
         return loss._value(y, p, None, "mean", params)
     if op == "grad":
         return loss._grad(y, p, None, "mean", None, params)
+    if op == "grad_hess":
+        return loss._grad_hess(y, p, None, 0.0, None, params)
     return loss._value_and_grad(y, p, None, "mean", None, params)
 
 
@@ -224,6 +228,14 @@ def test_anything_but_the_commonest_call_takes_the_general_path(name):
     out = np.empty_like(p)
     assert loss.grad(y, p, out=out) is out
     assert _bits(out) == _bits(loss.grad(y, p))
+    g, h = loss.grad_hess(y, p)
+    pair = (np.empty_like(p), np.empty_like(p))
+    assert all(a is b for a, b in zip(loss.grad_hess(y, p, out=pair), pair))
+    assert _bits(pair) == _bits((g, h))
+    assert _bits(loss.grad_hess(y, p, sample_weight=w)) == _bits((2 * g, 2 * h))
+    assert _bits(loss.grad_hess(y, p, **loss.defaults)) == _bits((g, h))
+    floored = loss.grad_hess(y, p, hess_floor=0.5)[1]
+    assert _bits(floored) == _bits(np.where(h < 0.5, 0.5, h).astype(h.dtype))
     with pytest.raises(ValueError, match="reduction must be one of"):
         loss(y, p, reduction="avg")
     with pytest.raises(TypeError, match="unexpected parameter"):
@@ -253,7 +265,7 @@ def _rows(n_rows, n_classes, dtype, seed=0):
     return labels, logits
 
 
-@pytest.mark.parametrize("op", OPS)
+@pytest.mark.parametrize("op", ROW_OPS)
 def test_cross_entropy_ready_inputs_take_the_fast_path_bitwise(op):
     loss = fl.cross_entropy
     for dtype in DTYPES:
@@ -269,7 +281,35 @@ def test_cross_entropy_ready_inputs_take_the_fast_path_bitwise(op):
             assert check_call(loss, op, labels, logits, expect_fast=True)
 
 
-@pytest.mark.parametrize("op", OPS)
+def test_cross_entropy_grad_hess_takes_the_general_path():
+    for dtype in DTYPES:
+        labels, logits = _rows(10, 3, dtype)
+        check_call(fl.cross_entropy, "grad_hess", labels, logits, expect_fast=False)
+
+
+def test_grad_hess_fast_path_only_for_the_default_floor(monkeypatch):
+    # A call's own floor, even 0, takes the general path, which applies it (the fast path
+    # computes the default +0.0 only: -0.0 would keep its sign in a clipped Hessian).
+    y, p = _inputs(fl.hinge, (10,), np.float64, np.float64)
+    calls = []
+    original = fl.hinge._fast
+
+    def spy(*args):
+        calls.append(args[0])
+        return original(*args)
+
+    monkeypatch.setattr(fl.hinge, "_fast", spy)
+    h = fl.hinge.grad_hess(y, p)[1]
+    assert calls == [_loss._FAST_GRAD_HESS]
+    assert fl.hinge.grad_hess(y, p, hess_floor=float("0"))[1].tobytes() == h.tobytes()
+    assert fl.hinge.grad_hess(y, p, hess_floor=0)[1].tobytes() == h.tobytes()
+    assert fl.hinge.grad_hess(y, p, hess_floor=0.25)[1].tolist() == [0.25] * 10
+    assert calls == [_loss._FAST_GRAD_HESS]
+    with pytest.raises(ValueError, match="hess_floor"):
+        fl.hinge.grad_hess(y, p, hess_floor=-1.0)
+
+
+@pytest.mark.parametrize("op", ROW_OPS)
 def test_cross_entropy_other_inputs_take_the_general_path(op):
     loss = fl.cross_entropy
     labels, logits = _rows(10, 3, np.float64)

@@ -18,6 +18,7 @@ cdef enum:
     FAST_VALUE = 0             # the "mean" value, a Python float
     FAST_GRAD = 1              # the gradient of the mean, a new array
     FAST_VALUE_AND_GRAD = 2    # (value, gradient)
+    FAST_GRAD_HESS = 3         # (per-element gradient, Hessian), hess_floor 0: new arrays
 
 cdef enum:
     # What elementwise targets must hold (fastloss.losses.binary's checks, in C).

@@ -24,7 +24,8 @@ from libc.stdlib cimport malloc, calloc, free
 from fastloss._kernels._common cimport BLOCK, LANES, combine_lanes, pairwise_sum
 from fastloss._kernels._vmath cimport fl_exp, fl_log, fl_log1p
 cimport numpy as cnp
-from fastloss._kernels._fastpath cimport (FAST_VALUE, FAST_GRAD, FAST_VALUE_AND_GRAD, ready,
+from fastloss._kernels._fastpath cimport (FAST_VALUE, FAST_GRAD, FAST_VALUE_AND_GRAD,
+                                          FAST_GRAD_HESS, ready,
                                          float_code)
 
 cnp.import_array()
@@ -1132,7 +1133,8 @@ def fast_rows(int op, object y_true, object y_pred, Py_ssize_t max_size, tuple c
     """The common call of a labels loss without the general path's Python layers, or None.
 
     op: FAST_VALUE, FAST_GRAD or FAST_VALUE_AND_GRAD of _fastpath.pxd, for reduction "mean",
-    unit weights, a new gradient array, one thread; config: (kind,), the loss run with run()'s
+    unit weights, a new gradient array, one thread (FAST_GRAD_HESS: None, the general path's
+    grad_hess); config: (kind,), the loss run with run()'s
     default keyword arguments (no class weights, no ignore_index, no smoothing), for the kinds
     whose rows take labels and no parameter: cross_entropy (others raise). Handled: ready
     (N, K) logits (_fastpath.ready, float32 or float64) and ready np.intp labels of shape (N,),
@@ -1143,7 +1145,7 @@ def fast_rows(int op, object y_true, object y_pred, Py_ssize_t max_size, tuple c
     if len(config) != 1 or config[0] != CROSS_ENTROPY:
         raise ValueError(f"fast_rows computes cross_entropy only, got config {config!r}")
     cdef int pc = float_code(y_pred)
-    if pc < 0 or not ready(y_true, cnp.NPY_INTP):
+    if op == FAST_GRAD_HESS or pc < 0 or not ready(y_true, cnp.NPY_INTP):
         return None
     cdef cnp.ndarray z = <cnp.ndarray> y_pred, labels = <cnp.ndarray> y_true
     if cnp.PyArray_NDIM(z) != 2 or cnp.PyArray_NDIM(labels) != 1:
