@@ -14,7 +14,6 @@ outputs (through fastloss's output cache, which a call that drops its last resul
 "% of floor" compares like with like.
 """
 
-import time
 
 import numpy as np
 
@@ -24,7 +23,6 @@ from fastloss._kernels._dispatch import load
 from fastloss.bench import timing
 from fastloss.bench.cases import Impl
 
-SETTLE_SECONDS = 0.05
 # The probe loops in the CPU variant the kernels run in (same vector width).
 _parallel = load("_parallel")
 
@@ -81,7 +79,7 @@ class BandwidthProbe:
         key = (kind, int(input_bytes), int(output_bytes), np.dtype(dtype).name, int(n_threads))
         if key not in self.measurements:
             impl = probe_impl(kind, input_bytes, output_bytes, dtype, n_threads)
-            time.sleep(SETTLE_SECONDS)       # let other implementations' worker threads idle
+            timing.settle()                  # let other implementations' worker threads idle
             with impl.threads():
                 impl.call()                                  # warm-up (and page-in)
                 result = timing.measure(impl.call, self.budget)

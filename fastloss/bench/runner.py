@@ -13,7 +13,6 @@ Sizes whose estimated peak memory exceeds the budget are skipped and listed as s
 """
 
 import datetime
-import time
 import tracemalloc
 from dataclasses import dataclass, field
 
@@ -29,10 +28,6 @@ DEFAULT_SIZES = [10 ** k for k in range(3, 9)]          # 1e3 .. 1e8, capped by 
 QUICK_SIZES = [10 ** 3, 10 ** 5, 10 ** 6]
 DEFAULT_DTYPES = ["float64", "float32"]
 MEMORY_FRACTION = 0.6      # default budget: this share of the memory available at start
-# A pause before each timing: the previous implementation's worker threads (PyTorch's OpenMP
-# team, XLA's pool) spin for a while after their last call and would take cores from the next
-# implementation measured (seen as 2-3x outliers in fastloss's 2-thread rows).
-SETTLE_SECONDS = probe.SETTLE_SECONDS
 
 
 @dataclass
@@ -203,6 +198,7 @@ def _base_row(case, op, impl_name, threads):
     return {"loss": case.name, "op": op, "n": case.n, "dtype": case.dtype.name,
             "impl": impl_name, "threads": threads, "threaded": False, "note": "",
             "status": None, "reason": "",
+            "pred_shape": list(np.shape(case.inputs[-1])),
             "input_bytes": case.input_bytes, "output_bytes": None, "bytes": None,
             "time": None, "gbps": None, "floor": None, "pct_floor": None, "speedup": {}}
 
@@ -280,7 +276,7 @@ def _measure_op(results, settings, case, op, bandwidth, progress):
             _fail(results, row)
             progress.update(1, label)
             continue
-        time.sleep(SETTLE_SECONDS)
+        timing.settle()     # other implementations' thread pools spin before they sleep
         with impl.threads():
             measured = timing.measure(impl.call, settings.budget)
         stats = measured.summary()

@@ -77,3 +77,56 @@ def measure(call, budget):
         if enabled:
             gc.enable()
     return Timing(samples=samples, loops=loops)
+
+
+# ---------------------------------------------------------------------------- settling
+
+SETTLE_SECONDS = 0.05      # the pause where the threads' states cannot be read (not Linux)
+SETTLE_LIMIT = 0.3         # the longest wait for other threads to go idle
+_POLL = 0.005
+
+
+def _running_threads():
+    """Ids of this process's threads in state R (running), except the caller; None when
+    /proc cannot tell (not Linux)."""
+    import os
+    import threading
+    me = threading.get_native_id()
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return None
+    running = set()
+    for tid in tasks:
+        try:
+            with open(f"/proc/self/task/{tid}/stat") as f:
+                state = f.read().rpartition(")")[2].split()[0]
+        except (OSError, IndexError):
+            continue                          # the thread ended meanwhile
+        if state == "R" and int(tid) != me:
+            running.add(tid)
+    return running
+
+
+def settle():
+    """Wait until no other thread of this process runs, so the next measurement has the cores.
+
+    Thread pools spin after their last task before they sleep: OpenBLAS's worker (np.dot, and
+    the NumPy reference where it uses BLAS) for about 0.1 to 0.15 s on this project's machine,
+    longer than any fixed pause the run could afford before each measurement. A 2-thread
+    fastloss call timed meanwhile shares one core with the spinner and waits at each barrier
+    for a time slice: 150 us calls measured 4 to 12 ms. So: poll the threads' states every
+    5 ms until none but the caller has been running twice in a row (at most SETTLE_LIMIT s).
+    Returns the seconds waited."""
+    start = time.perf_counter()
+    quiet = 0
+    while quiet < 2:
+        running = _running_threads()
+        if running is None:
+            time.sleep(SETTLE_SECONDS)
+            break
+        quiet = quiet + 1 if not running else 0
+        if time.perf_counter() - start > SETTLE_LIMIT:
+            break
+        time.sleep(_POLL)
+    return time.perf_counter() - start
