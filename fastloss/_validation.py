@@ -238,15 +238,19 @@ def _first_bad_label(labels, bad):
     return row, labels[row].item()
 
 
-def check_labels(labels, n_classes, ignore_index=None, name="y_true"):
+def check_labels(labels, n_classes, ignore_index=None, name="y_true", n_threads=1):
     """Integer labels of shape (N,) in [0, K) (or equal to ignore_index), as np.intp.
 
-    Checked with full reductions first; the row of the first bad label is only searched for
-    when there is one. Negative labels are allowed only when equal to ignore_index.
+    Checked in one parallel pass first (native 32- and 64-bit integers; full reductions for
+    other dtypes); the row of the first bad label is only searched for when there is one.
+    Negative labels are allowed only when equal to ignore_index.
     """
     if labels.size:
-        low, high = labels.min().item(), labels.max().item()
-        if low < 0 or high >= n_classes:
+        if labels.dtype.kind == "i" and labels.dtype.isnative and labels.itemsize in (4, 8):
+            outside = _parallel.labels_outside(labels, n_classes, n_threads)
+        else:
+            outside = labels.min().item() < 0 or labels.max().item() >= n_classes
+        if outside:
             bad = (labels < 0) | (labels >= n_classes)
             if ignore_index is not None:
                 bad &= labels != ignore_index
@@ -349,7 +353,8 @@ class Rowwise:
             if y.shape[0] != n_rows:
                 raise ValueError(f"{y_name} must have one label per row of {p_name}: got "
                                  f"{y_name} {y.shape} and {p_name} {p.shape}")
-            self.labels = check_labels(np.ascontiguousarray(y), n_classes, ignore_index, y_name)
+            self.labels = check_labels(np.ascontiguousarray(y), n_classes, ignore_index, y_name,
+                                       _threads.threads_for(p.size))
         elif target_kind != "labels":
             if y.ndim == 1 and target_kind == "probabilities":
                 raise ValueError(f"{y_name} must have the shape of {p_name} {p.shape} "

@@ -585,6 +585,40 @@ def test_bad_labels_name_the_label_and_row():
         fl.categorical_cross_entropy([0, 0, 0, 4], z + 0.1)
 
 
+def test_label_scan_matches_numpy_and_finds_the_first_bad_label():
+    # One parallel pass over native 32/64-bit labels (any block, any thread count); other
+    # dtypes take NumPy's reductions; either way the first bad label is named.
+    from fastloss._kernels import _parallel
+    from fastloss._validation import _parallel as best
+    rng = np.random.default_rng(11)
+    n = 4096 * 3 + 7                      # several blocks and a tail
+    for dtype in (np.int32, np.int64, np.longlong, np.intc):
+        for k in (1, 3, 1000):
+            for bad in (None, -1, k, k + 5, np.iinfo(dtype).min, np.iinfo(dtype).max):
+                for where in (0, 4095, 4096, n - 1):
+                    labels = rng.integers(0, k, n).astype(dtype)
+                    if bad is not None:
+                        labels[where] = bad
+                    want = bool((labels < 0).any() or (labels >= k).any())
+                    for module in (_parallel, best):
+                        for threads in (1, 2):
+                            assert module.labels_outside(labels, k, threads) == want, \
+                                (dtype, k, bad, where)
+                    if bad is not None and bad != k + 5:
+                        if where < n - 1:
+                            labels[n - 1] = k + 5     # a later bad label: the first is named
+                        z = np.zeros((n, k), np.float32)
+                        for threads in (1, 2):
+                            with fl.threads(threads), pytest.raises(
+                                    ValueError, match=rf"label {bad} at row {where}\b"):
+                                fl.cross_entropy(labels, z)
+    assert not _parallel.labels_outside(np.zeros(0, np.int64), 3, 1)
+    assert _parallel.labels_outside(np.zeros(2, np.int64), 0, 1)
+    big_endian = np.array([0, 1, 7, 2], dtype=">i8")
+    with pytest.raises(ValueError, match="label 7 at row 2"):
+        fl.cross_entropy(big_endian, np.zeros((4, 3)))
+
+
 @pytest.mark.parametrize("call, error, match", [
     (lambda: fl.cross_entropy([0.0, 1.0], np.zeros((2, 3))), TypeError, "integer class labels"),
     (lambda: fl.cross_entropy([0, 1, 1], np.zeros((2, 3))), ValueError, "one label per row"),

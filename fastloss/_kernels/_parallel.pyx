@@ -136,6 +136,41 @@ def outside_unit_interval(const floating[::1] x, int n_threads):
     return bad != 0
 
 
+ctypedef fused label_int:
+    int
+    long
+    long long
+
+
+cdef inline bint _block_labels_outside(const label_int* x, Py_ssize_t start, Py_ssize_t stop,
+                                       unsigned long long n_classes) noexcept nogil:
+    """Whether some x[start:stop] lies outside [0, n_classes): as unsigned, a negative label
+    is beyond every class count, so one compare per label (a loop that vectorizes)."""
+    cdef Py_ssize_t i
+    cdef unsigned long long bad = 0
+    for i in range(start, stop):
+        bad |= -<unsigned long long> (<unsigned long long> x[i] >= n_classes)
+    return bad != 0
+
+
+def labels_outside(const label_int[::1] labels, Py_ssize_t n_classes, int n_threads):
+    """Whether some label lies outside [0, n_classes), from one blocked pass (the row-wise
+    losses' label check; the caller finds the first bad label when there is one)."""
+    cdef Py_ssize_t n = labels.shape[0], nb = (n + BLOCK - 1) // BLOCK, b, start
+    cdef int bad = 0
+    if n == 0:
+        return False
+    if n_classes <= 0:
+        return True
+    cdef const label_int* xp = &labels[0]
+    cdef unsigned long long k = <unsigned long long> n_classes
+    with nogil:
+        for b in prange(nb, schedule="static", num_threads=n_threads, use_threads_if=n_threads > 1):
+            start = b * BLOCK
+            bad |= _block_labels_outside(xp, start, min(start + BLOCK, n), k)
+    return bad != 0
+
+
 # ------------------------------------------------------------ bandwidth probe (fastloss bench)
 # The memory-bandwidth floor of the benchmark report: the least a kernel must do is read its
 # inputs once (and, for a gradient, write one output). These loops do exactly that with the
