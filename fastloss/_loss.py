@@ -291,7 +291,9 @@ class ElementwiseLoss(Loss):
         return fast, config
 
     def _value(self, y_true, y_pred, sample_weight, reduction, params):
-        a = V.Elementwise(y_true, y_pred, sample_weight)
+        # The reductions check the weights by their sum (NaN for a NaN or negative weight, inf
+        # for an infinite one): no pass of their own before the kernel's.
+        a = V.Elementwise(y_true, y_pred, sample_weight, check_weights=reduction == "none")
         reduce_, per_sample = self.kernels[a.key][:2]
         n_threads = _threads.threads_for(a.size)
         if reduction == "none":
@@ -300,9 +302,12 @@ class ElementwiseLoss(Loss):
             return result
         if self.fused_check:
             total, weight_total, flags = self.kernels[a.key][6](a.y, a.p, a.w, *params, n_threads)
-            self._check_flags(flags, y_true, y_pred)
         else:
             total, weight_total = reduce_(a.y, a.p, a.w, *params, n_threads)
+        if a.w is not None and not math.isfinite(weight_total):
+            V.check_weight_values(a.w)    # raises, unless finite weights overflowed their sum
+        if self.fused_check:
+            self._check_flags(flags, y_true, y_pred)
         return total if reduction == "sum" else _mean(total, weight_total)
 
     def _check_flags(self, flags, y_true, y_pred):

@@ -91,12 +91,20 @@ def check_sample_weight(w, n_threads=1):
     """Non-negative and finite, checked in one pass over w (a contiguous 1-D float array) that
     also sums it: returns the sum, _parallel.blocked_sum's bits (the "mean" denominator)."""
     total, low = _parallel.sum_and_min(w, n_threads)
-    if not math.isfinite(total):   # a NaN or infinite weight, or finite weights that overflow
-        if not (math.isfinite(w.min()) and math.isfinite(w.max())):
-            raise ValueError("sample_weight must be finite (found NaN or infinity)")
+    if not math.isfinite(total) or low < 0:
+        check_weight_values(w)
+    return total
+
+
+def check_weight_values(w):
+    """Raise for a NaN, infinite or negative weight; finite non-negative weights pass, even if
+    their sum overflows. NumPy's reductions: the exact check, run when a sum is not finite (the
+    elementwise reductions make a block's weight sum NaN for a negative weight)."""
+    low, high = w.min(), w.max()
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise ValueError("sample_weight must be finite (found NaN or infinity)")
     if low < 0:
         raise ValueError(f"sample_weight must be non-negative (found {low})")
-    return total
 
 
 def _layout(arrays, out=None):
@@ -165,7 +173,9 @@ class Elementwise:
 
     __slots__ = ("shape", "order", "y", "p", "w", "w_total", "pdtype", "size", "key")
 
-    def __init__(self, y_true, y_pred, sample_weight, out=None):
+    def __init__(self, y_true, y_pred, sample_weight, out=None, check_weights=True):
+        """check_weights=False: the caller checks the weights by the kernel's weight sum
+        (check_weight_values where it is not finite), and w_total stays None."""
         # Fast path (the per-call cost of small inputs): C-contiguous float arrays, nothing else.
         if (sample_weight is None and out is None and type(y_pred) is np.ndarray
                 and type(y_true) is np.ndarray):
@@ -202,7 +212,8 @@ class Elementwise:
         self.w = self.w_total = None
         if w is not None:
             self.w = flatten(w, self.order)
-            self.w_total = check_sample_weight(self.w, _threads.threads_for(self.size))
+            if check_weights:
+                self.w_total = check_sample_weight(self.w, _threads.threads_for(self.size))
         self.key = (_CODES[self.y.dtype], _CODES[self.p.dtype])
 
     def output(self, out=None, name="out"):

@@ -160,6 +160,46 @@ def test_bad_sample_weight_anywhere_in_a_large_array(dtype, bad, match, where):
                     call(y, y, sample_weight=w)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_value_checks_its_weights_in_the_kernels_pass(dtype, monkeypatch):
+    # A value (mean or sum) reads its weights once, in the kernel: a negative weight, however
+    # small, makes the block's weight sum NaN, and the exact check then names it; -0.0 passes.
+    from fastloss import _validation
+    rng = np.random.default_rng(4)
+    n = 3 * 4096 + 17
+    y, p = rng.random(n).astype(dtype), rng.random(n).astype(dtype)
+    w = rng.random(n).astype(dtype)
+    want = {reduction: fl.mse(y, p, sample_weight=w, reduction=reduction)
+            for reduction in ("mean", "sum")}
+
+    def no_pass(*args):
+        raise AssertionError("a separate pass over the weights")
+
+    monkeypatch.setattr(_validation._parallel, "sum_and_min", no_pass)
+    tiny = np.finfo(dtype).smallest_subnormal
+    for n_threads in (1, 2):
+        with fl.threads(n_threads):
+            for reduction in ("mean", "sum"):
+                assert fl.mse(y, p, sample_weight=w, reduction=reduction) == want[reduction]
+            for where in (0, 4096, n - 1):
+                for bad, match in ((-tiny, "non-negative"), (-2.0, "non-negative"),
+                                   (np.nan, "finite"), (-np.inf, "finite")):
+                    wb = w.copy()
+                    wb[where] = bad
+                    for loss in (fl.mse, fl.huber, fl.binary_cross_entropy_with_logits, fl.focal):
+                        for reduction in ("mean", "sum"):
+                            with pytest.raises(ValueError, match=f"sample_weight must be {match}"):
+                                loss(y, p, sample_weight=wb, reduction=reduction)
+            wz = w.copy()
+            wz[5] = -0.0
+            assert np.isfinite(fl.mse(y, p, sample_weight=wz))
+    # The weights' error comes before the targets' (as when the weights were checked first).
+    wb = w.copy()
+    wb[3] = -1.0
+    with pytest.raises(ValueError, match="sample_weight must be non-negative"):
+        fl.binary_cross_entropy_with_logits(y + 2, p, sample_weight=wb)
+
+
 def test_finite_weights_whose_sum_overflows_are_accepted():
     # The one-pass check sees an infinite sum; only a non-finite weight is an error. The results
     # are NumPy's: the sum overflows, the mean is inf / inf.
