@@ -9,7 +9,10 @@ from libc.math cimport NAN, fabs, exp, log1p
 
 cdef enum:
     BLOCK = 4096   # elements per reduction block (fixed: it defines the summation order)
-    LANES = 8      # independent accumulators inside a block (lets the compiler vectorize)
+    ACC_LANES = 16 # independent accumulators of a block's sum (accumulate_lanes): two vectors
+                   # of AVX-512 doubles, so two chains of additions run at once (one chain of 8
+                   # held the float32 value reductions at half the memory speed)
+    LANES = 8      # the lanes of a row (_multiclass, _pairwise: combine_lanes)
     SUB = 256      # elements computed into a scratch buffer before they are accumulated
 
 ctypedef struct loss_grad_t:
@@ -47,24 +50,29 @@ cdef inline double pairwise_sum(const double* x, Py_ssize_t n) noexcept nogil:
 
 
 cdef inline void accumulate_lanes(double* acc, const double* v, Py_ssize_t m) noexcept nogil:
-    """acc[k % LANES] += v[k] for k < m: the fixed order of every blocked reduction.
+    """acc[k % ACC_LANES] += v[k] for k < m: the fixed order of every blocked reduction.
 
     Kernels first compute SUB elementwise values into a buffer (a plain loop the compiler
     vectorizes, branches of the math included), then add it here: element k of a block always
-    lands in lane k % LANES, whatever the thread count.
+    lands in lane k % ACC_LANES, whatever the thread count; combine_acc sums the lanes.
     """
-    cdef Py_ssize_t i = 0, j, body = (m // LANES) * LANES
+    cdef Py_ssize_t i = 0, j, body = (m // ACC_LANES) * ACC_LANES
     while i < body:
-        for j in range(LANES):
+        for j in range(ACC_LANES):
             acc[j] += v[i + j]
-        i += LANES
+        i += ACC_LANES
     for i in range(body, m):
         acc[i - body] += v[i]
 
 
 cdef inline double combine_lanes(const double* acc) noexcept nogil:
-    """The LANES accumulators of a block, in a fixed tree order."""
+    """The LANES accumulators of a row, in a fixed tree order."""
     return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+
+
+cdef inline double combine_acc(const double* acc) noexcept nogil:
+    """The ACC_LANES accumulators of a block (accumulate_lanes), in a fixed tree order."""
+    return combine_lanes(acc) + combine_lanes(acc + LANES)
 
 
 cdef inline double sign_nan(double x) noexcept nogil:

@@ -4,7 +4,7 @@ from cython.parallel cimport prange
 from libc.stdlib cimport malloc, free
 from libc.math cimport INFINITY
 
-from fastloss._kernels._common cimport BLOCK, LANES, pairwise_sum, combine_lanes
+from fastloss._kernels._common cimport BLOCK, ACC_LANES, LANES, pairwise_sum, combine_acc
 
 cdef extern from "_omp_shim.h":
     int FASTLOSS_OPENMP
@@ -33,39 +33,39 @@ ctypedef fused floating:
 
 cdef inline double _block_sum(const floating* x, Py_ssize_t start, Py_ssize_t stop,
                               double* low) noexcept nogil:
-    """Sum of x[start:stop] in LANES lanes; unless low is NULL, *low = the least element (NaN
+    """Sum of x[start:stop] in ACC_LANES lanes; unless low is NULL, *low = the least element (NaN
     ignored), from a second loop over the block while it is in cache: the sample-weight check
     reads the weights from memory once for both. (One loop for both does not vectorize.)"""
-    cdef double acc[LANES]
-    cdef floating least[LANES]
+    cdef double acc[ACC_LANES]
+    cdef floating least[ACC_LANES]
     cdef floating v
-    cdef Py_ssize_t i, j, body = start + ((stop - start) // LANES) * LANES
-    for j in range(LANES):
+    cdef Py_ssize_t i, j, body = start + ((stop - start) // ACC_LANES) * ACC_LANES
+    for j in range(ACC_LANES):
         acc[j] = 0.0
     i = start
     while i < body:
-        for j in range(LANES):
+        for j in range(ACC_LANES):
             acc[j] += x[i + j]
-        i += LANES
+        i += ACC_LANES
     for i in range(body, stop):
         acc[i - body] += x[i]
     if low != NULL:
-        for j in range(LANES):
+        for j in range(ACC_LANES):
             least[j] = INFINITY
         i = start
         while i < body:
-            for j in range(LANES):
+            for j in range(ACC_LANES):
                 v = x[i + j]
                 least[j] = v if v < least[j] else least[j]
-            i += LANES
+            i += ACC_LANES
         for i in range(body, stop):
             v = x[i]
             least[i - body] = v if v < least[i - body] else least[i - body]
         v = INFINITY
-        for j in range(LANES):
+        for j in range(ACC_LANES):
             v = least[j] if least[j] < v else v
         low[0] = v
-    return combine_lanes(acc)
+    return combine_acc(acc)
 
 
 cdef double _blocked_sum(const floating* xp, Py_ssize_t n, int n_threads, double* low) except? -1:
