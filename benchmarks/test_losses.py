@@ -104,7 +104,7 @@ def test_loss(benchmark, spec):
     benchmark.extra_info.update(loss=loss, op=op, impl=impl_name, threads=threads, n=n,
                                 dtype=dtype, input_bytes=case.input_bytes)
     with impl.threads():
-        ok, why = C.agree(impl.finish(impl.call()), expected, case.dtype, op)   # not timed
+        ok, why = C.agree(impl.finish(impl.call()), expected, case.dtype, op, case.loss)   # not timed
         assert ok, f"{impl_name} disagrees with {against}: {why}"
         benchmark(impl.call)
 

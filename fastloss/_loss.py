@@ -134,7 +134,8 @@ class Loss:
 
     # The per-call fast path (see fastloss/_kernels/_fastpath.pxd). A family may set `_fast` to
     # a kernel entry point fast(op, y_true, y_pred, max_size, _fast_config) that computes the
-    # commonest call (reduction "mean", no sample_weight, no out, no loss parameters given) on
+    # commonest call (reduction "mean", no sample_weight, no out, no loss parameters given;
+    # grad_hess: the default hess_floor) on
     # inputs that need no conversion, bitwise as the general path would, or returns None when
     # they need the general path (which then validates, converts and raises as usual).
     _fast = None
@@ -143,8 +144,8 @@ class Loss:
     # Public API: validation of the common keywords, then the family's implementation.
 
     def _try_fast(self, op, y_true, y_pred, sample_weight, reduction, out, params):
-        """The fast path's result for a plain call (mean, no weights, out or parameters), or
-        None: then the general path runs."""
+        """The fast path's result for a plain call (mean, no weights, out or parameters;
+        grad_hess passes "mean"), or None: then the general path runs."""
         if (self._fast is None or out is not None or sample_weight is not None or params
                 or type(reduction) is not str or reduction != "mean"):
             return None

@@ -328,16 +328,18 @@ def test_agree_lets_one_float32_hessian_jump_through_and_says_so():
     g, h = np.linspace(-1, 1, 1000), np.ones(1000)
     jumped = h.copy()
     jumped[7] = 0.0
-    ok, note = C.agree((g, jumped), (g, h), np.float32, "grad_hess")
+    ok, note = C.agree((g, jumped), (g, h), np.float32, "grad_hess", fl.huber)
     assert ok and note == "1 of 1000 float32 Hessian elements differ (at a jump)"
+    assert not C.agree((g, jumped), (g, h), np.float32, "grad_hess", fl.mse)[0]   # smooth
+    assert not C.agree((g, jumped), (g, h), np.float32, "grad_hess")[0]           # unknown
     jumped[8] = 0.0
-    assert not C.agree((g, jumped), (g, h), np.float32, "grad_hess")[0]       # two: too many
+    assert not C.agree((g, jumped), (g, h), np.float32, "grad_hess", fl.huber)[0]  # two
     jumped[8] = 1.0
-    assert not C.agree((g, jumped), (g, h), np.float64, "grad_hess")[0]       # float64: none
-    assert not C.agree((g, jumped), (g, h), np.float32, "grad")[0]            # not a Hessian
+    assert not C.agree((g, jumped), (g, h), np.float64, "grad_hess", fl.huber)[0]  # float64
+    assert not C.agree((g, jumped), (g, h), np.float32, "grad", fl.huber)[0]   # not a Hessian
     bad_grad = g.copy()
     bad_grad[7] += 0.5
-    assert not C.agree((bad_grad, h), (g, h), np.float32, "grad_hess")[0]     # nor a gradient
+    assert not C.agree((bad_grad, h), (g, h), np.float32, "grad_hess", fl.huber)[0]
 
 
 def test_parse_and_format_sizes():
@@ -356,7 +358,8 @@ def test_cases_are_reproducible():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n_a, n_b, n_out", [(0, 0, 0), (5, 5, 5), (10000, 10000, 10000),
-                                            (9000, 3000, 20000), (9000, 9000, 100)])
+                                            (9000, 3000, 20000), (9000, 9000, 100),
+                                            (10000, 10000, 20000), (0, 5, 3), (5, 0, 0)])
 def test_stream_probe_kernels(dtype, n_a, n_b, n_out):
     rng = np.random.default_rng(1)
     a = rng.standard_normal(n_a).astype(dtype)
@@ -365,13 +368,20 @@ def test_stream_probe_kernels(dtype, n_a, n_b, n_out):
     xor = int(np.bitwise_xor.reduce(words)) if words.size else 0
     for threads in (1, 2):
         assert _parallel.stream_read(a, b, threads) == xor
-        out = np.full(n_out, 7.0, dtype=dtype)
-        rest = _parallel.stream_read_write(a, b, out, threads)
-        k = min(n_a, n_b, n_out)
-        np.testing.assert_array_equal(out[:k], a[:k] + b[:k])
-        assert not out[k:].any()
-        expected_rest = (np.sum(a[k:], dtype=np.float64) + np.sum(b[k:], dtype=np.float64))
-        assert rest == pytest.approx(expected_rest, abs=1e-9)
+        out = np.full(n_out, np.nan, dtype=dtype)
+        aligned = n_a == n_b == n_out
+        read = _parallel.stream_read_write(a, b, out, threads)
+        assert read == (0 if aligned else xor)                            # every word read
+        assert not np.isnan(out).any()                                    # every element written
+        if aligned:
+            np.testing.assert_array_equal(out, a + b)
+            out, out2 = np.full(n_out, np.nan, dtype), np.full(n_out, np.nan, dtype)
+            assert _parallel.stream_read_write(a, b, out, threads, out2) == 0
+            np.testing.assert_array_equal(out, a + b)
+            np.testing.assert_array_equal(out2, a - b)
+        else:
+            with pytest.raises(ValueError, match="one length"):
+                _parallel.stream_read_write(a, b, out, threads, out.copy())
 
 
 def test_timer_keeps_every_sample():
@@ -558,10 +568,12 @@ def test_settle_waits_for_spinning_threads_to_stop():
         pytest.skip("settle() reads the threads' states from /proc (Linux)")
     assert timing.settle() < 0.1                         # nothing else runs: no wait
 
-    def spin(seconds):
+    def spin(seconds):          # hashing a large buffer releases the GIL: the thread runs
+        import hashlib            # (state R) while the caller polls
+        block = bytes(1 << 20)
         end = time.perf_counter() + seconds
         while time.perf_counter() < end:
-            pass
+            hashlib.sha256(block).digest()
 
     spinner = threading.Thread(target=spin, args=(0.15,))
     spinner.start()

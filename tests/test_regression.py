@@ -10,8 +10,9 @@ from fastloss import reference as R
 REGRESSION = ["mse", "mae", "huber", "quantile", "log_cosh"]
 PARAMS = {"mse": {}, "mae": {}, "huber": {"delta": 0.7}, "quantile": {"alpha": 0.3},
           "log_cosh": {}}
-# Around the block size (4096) and the lane count (8), odd sizes, and one large input.
-SIZES = [1, 2, 7, 8, 9, 4095, 4096, 4097, 3 * 4096 + 5, 100_003]
+# Around the block size (4096), the accumulator lanes (16) and the sub-block (256), odd sizes,
+# and one large input.
+SIZES = [1, 2, 7, 8, 9, 15, 16, 17, 255, 256, 257, 4095, 4096, 4097, 3 * 4096 + 5, 100_003]
 TOL = {np.float64: dict(rtol=1e-12, atol=1e-13), np.float32: dict(rtol=2e-6, atol=1e-6)}
 
 

@@ -12,7 +12,9 @@ cdef enum:
     ACC_LANES = 16 # independent accumulators of a block's sum (accumulate_lanes): two vectors
                    # of AVX-512 doubles, so two chains of additions run at once (one chain of 8
                    # held the float32 value reductions at half the memory speed)
-    LANES = 8      # the lanes of a row (_multiclass, _pairwise: combine_lanes)
+    LANES = 8      # the lanes of a row (_multiclass, _pairwise) and of the penalties' sums
+                   # (combine_lanes); ACC_LANES = 2 LANES and SUB % ACC_LANES == 0 (_parallel
+                   # checks both at import: combine_acc and the value / gradient sums rely on them)
     SUB = 256      # elements computed into a scratch buffer before they are accumulated
 
 ctypedef struct loss_grad_t:
@@ -66,7 +68,7 @@ cdef inline void accumulate_lanes(double* acc, const double* v, Py_ssize_t m) no
 
 
 cdef inline double combine_lanes(const double* acc) noexcept nogil:
-    """The LANES accumulators of a row, in a fixed tree order."""
+    """The LANES accumulators (of a row, or of a penalty's block), in a fixed tree order."""
     return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
 
 

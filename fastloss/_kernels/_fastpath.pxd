@@ -3,7 +3,8 @@
 
 A call of a small input costs mostly Python: validation objects, keyword handling, typed
 memoryview acquisition (~0.3 us per array). The common call (reduction "mean", no weights, no
-``out``, default parameters, inputs that are already what the kernels read) skips all that: the
+``out``, default parameters, grad_hess's default hess_floor, inputs that are already what the
+kernels read) skips all that: the
 checks below decide in C whether the inputs are such, and when they are not, the entry point
 returns None and the caller takes the general path (fastloss._loss), which validates and raises
 as usual. These checks never raise: a failed check only means "take the general path", so every

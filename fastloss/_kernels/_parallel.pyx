@@ -4,12 +4,16 @@ from cython.parallel cimport prange
 from libc.stdlib cimport malloc, free
 from libc.math cimport INFINITY
 
-from fastloss._kernels._common cimport BLOCK, ACC_LANES, LANES, pairwise_sum, combine_acc
+from fastloss._kernels._common cimport BLOCK, ACC_LANES, LANES, SUB, pairwise_sum, combine_acc
 
 cdef extern from "_omp_shim.h":
     int FASTLOSS_OPENMP
     int fastloss_omp_max_threads() noexcept nogil
     int fastloss_omp_num_procs() noexcept nogil
+
+
+if ACC_LANES != 2 * LANES or SUB % ACC_LANES != 0:
+    raise ImportError("_common.pxd: ACC_LANES must be 2 * LANES (combine_acc) and divide SUB")
 
 
 def openmp_enabled():
@@ -240,39 +244,61 @@ def stream_read(const floating[::1] a, const floating[::1] b, int n_threads):
 
 
 def stream_read_write(const floating[::1] a, const floating[::1] b, floating[::1] out,
-                      int n_threads):
-    """out[i] = a[i] + b[i] where all three exist; the rest of a and b is summed, the rest of out
-    zeroed: a, b read once and out written once (the floor of a fused value and gradient)."""
-    cdef Py_ssize_t n = min(a.shape[0], b.shape[0]), m = out.shape[0]
-    cdef Py_ssize_t longest = max(max(a.shape[0], b.shape[0]), m)
-    cdef Py_ssize_t both = min(n, m)
-    cdef Py_ssize_t nb = (longest + BLOCK - 1) // BLOCK, k, i, start, stop
-    cdef double* sums
-    cdef double total, acc
+                      int n_threads, floating[::1] out2=None):
+    """a and b read once and out (and out2) written once, in blocks: the floor of a gradient,
+    or with out2 of a grad_hess. Block k reads its share of a and of b and writes its share of
+    out (each about 1 / blocks of the array), so the statically scheduled threads read and write
+    alike, as the kernels do. Where the shares line up (a, b, out and out2 of one length)
+    out[i] = a[i] + b[i] and out2[i] = a[i] - b[i], in the one loop; otherwise out's share is
+    filled with the block's XOR (out2 must then be None). Returns the XOR of a's and b's 32-bit
+    words (stream_read's) where the shares do not line up, else 0."""
+    cdef Py_ssize_t la = a.shape[0], lb = b.shape[0], m = out.shape[0]
+    cdef Py_ssize_t longest = max(max(la, lb), m)
+    cdef Py_ssize_t nb = (longest + BLOCK - 1) // BLOCK, k, i, a0, a1, b0, b1, o0, o1
+    cdef Py_ssize_t per = sizeof(floating) // sizeof(unsigned int)
+    cdef Py_ssize_t ca, cb, co
+    cdef unsigned int* parts
+    cdef unsigned int total = 0
+    cdef floating fill
     if longest == 0:
-        return 0.0
-    sums = <double*> malloc(nb * sizeof(double))
-    if sums == NULL:
+        return 0
+    ca, cb, co = (la + nb - 1) // nb, (lb + nb - 1) // nb, (m + nb - 1) // nb
+    parts = <unsigned int*> malloc(nb * sizeof(unsigned int))
+    if parts == NULL:
         raise MemoryError()
-    cdef const floating* ap = &a[0] if a.shape[0] > 0 else NULL
-    cdef const floating* bp = &b[0] if b.shape[0] > 0 else NULL
+    cdef const floating* ap = &a[0] if la > 0 else NULL
+    cdef const floating* bp = &b[0] if lb > 0 else NULL
     cdef floating* op = &out[0] if m > 0 else NULL
+    cdef bint aligned = la == lb and lb == m
+    cdef floating* op2 = NULL
+    if out2 is not None:
+        if not aligned or out2.shape[0] != m:
+            raise ValueError("stream_read_write: out2 needs a, b, out and out2 of one length")
+        if m > 0:
+            op2 = &out2[0]
     with nogil:
         for k in prange(nb, schedule="static", num_threads=n_threads, use_threads_if=n_threads > 1):
-            start = k * BLOCK
-            stop = min(start + BLOCK, longest)
-            acc = 0.0
-            for i in range(start, min(stop, both)):
-                op[i] = ap[i] + bp[i]
-            for i in range(max(start, both), min(stop, a.shape[0])):
-                acc = acc + ap[i]
-            for i in range(max(start, both), min(stop, b.shape[0])):
-                acc = acc + bp[i]
-            for i in range(max(start, n), min(stop, m)):
-                op[i] = 0
-            sums[k] = acc
-        total = pairwise_sum(sums, nb)
-    free(sums)
+            a0, a1 = min(k * ca, la), min(k * ca + ca, la)
+            b0, b1 = min(k * cb, lb), min(k * cb + cb, lb)
+            o0, o1 = min(k * co, m), min(k * co + co, m)
+            if aligned and op2 != NULL:   # one loop reads, writes both: grad_hess's floor
+                parts[k] = 0
+                for i in range(o0, o1):
+                    op[i] = ap[i] + bp[i]
+                    op2[i] = ap[i] - bp[i]
+            elif aligned:                 # one loop reads and writes: the gradient's floor
+                parts[k] = 0
+                for i in range(o0, o1):
+                    op[i] = ap[i] + bp[i]
+            else:
+                parts[k] = (_block_xor(<const unsigned int*> ap, NULL, a0 * per, a1 * per)
+                            ^ _block_xor(<const unsigned int*> bp, NULL, b0 * per, b1 * per))
+                fill = <floating> parts[k]
+                for i in range(o0, o1):
+                    op[i] = fill
+        for k in range(nb):
+            total = total ^ parts[k]
+    free(parts)
     return total
 
 

@@ -66,7 +66,7 @@ def measure(losses=DEFAULT_LOSSES, ops=C.OPS, dtypes=("float64",), peers=(), num
                     try:
                         with impl.threads():
                             got = impl.finish(impl.call())
-                            ok, why = (True, "") if want is None else C.agree(got, want, dtype, op)
+                            ok, why = (True, "") if want is None else C.agree(got, want, dtype, op, case.loss)
                             if ok:
                                 rec.update(status="ok",
                                            seconds=time_call(impl.call, number, repeat))

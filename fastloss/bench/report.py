@@ -162,7 +162,7 @@ TARGETS = [
       for loss in MEMORY_BOUND for op in ("value", "value_and_grad")],
 ]
 _AT_MOST = ("vs_numpy_dot", "time_ms")
-_UNITS = {"time_ms": ("{:.2f} ms"), "pct_floor": "{:.0f}%"}
+_UNITS = {"time_ms": "{:.2f} ms", "pct_floor": "{:.0f}%"}
 
 
 def _classes(row):
@@ -225,8 +225,8 @@ def fastest_peer_rows(results):
 
 
 def scaling_rows(results):
-    """Per loss, op and dtype at the largest size with both: (row at the most threads, its
-    thread count, the 1-thread time / its time)."""
+    """Per summary row (largest size, most threads) that has a 1-thread row of its size:
+    (the row, the 1-thread time / its time)."""
     out = []
     for row in summary_rows(results):
         if row["status"] != OK or not row["threads"] or row["threads"] <= 1:

@@ -251,7 +251,7 @@ def _measure_op(results, settings, case, op, bandwidth, progress):
             row.update(status="error", reason="nothing to check against (the reference and "
                                               "fastloss are both unavailable or failing)")
             continue
-        ok, why = C.agree(value, expected, case.dtype, op)
+        ok, why = C.agree(value, expected, case.dtype, op, case.loss)
         if not ok:
             row.update(status="mismatch", reason=f"disagrees with {against}: {why}")
         elif against != "numpy" and row["impl"] != "fastloss":
