@@ -2,7 +2,9 @@
 
 They replace the C library's functions in the logistic and softmax kernels so that those loops
 vectorize; the stated bound is fdlibm's, below 1 ulp of the exact result, for every double
-argument (subnormal arguments and results included), with C99's special values.
+argument (subnormal arguments and results included), with C99's special values. Every test
+runs on each CPU variant built and supported here: the FMA variants (AVX2, AVX-512) round
+their polynomials' fmas once, the baseline twice, and each must meet the bound on its own.
 """
 
 import math
@@ -11,18 +13,25 @@ import numpy as np
 import pytest
 
 from fastloss import accuracy as A
-from fastloss._kernels import _vmath
+from fastloss._kernels import _dispatch
 
 mpmath = pytest.importorskip("mpmath")
 
 BOUND_ULP = 1.0
+VARIANTS = [v for v in ("baseline", "avx2", "avx512") if _dispatch.import_variant("_vmath", v)]
 EXACT = {"exp": mpmath.exp, "log": mpmath.log, "log1p": mpmath.log1p, "log1p_unit": mpmath.log1p}
 
 
-def apply(name, x):
+@pytest.fixture(params=VARIANTS)
+def vm(request):
+    """The _vmath module of one CPU variant."""
+    return _dispatch.import_variant("_vmath", request.param)
+
+
+def apply(vm, name, x):
     x = np.ascontiguousarray(x, dtype=np.float64)
     out = np.empty_like(x)
-    _vmath.apply(name, x, out)
+    vm.apply(name, x, out)
     return out
 
 
@@ -32,7 +41,7 @@ def log_uniform(rng, n, lo_exp, hi_exp, sign=1.0):
 
 
 def arguments(name, rng):
-    n = 700
+    n = 3000
     if name == "exp":
         x = [rng.uniform(-745.2, 709.8, n), rng.uniform(-1.0, 1.0, n), log_uniform(rng, n, -1074, 0),
              -log_uniform(rng, n, -1074, 0), [-745.13, -708.4, -708.39, 709.78, -0.5 * math.log(2),
@@ -53,9 +62,9 @@ def arguments(name, rng):
 
 
 @pytest.mark.parametrize("name", list(EXACT))
-def test_within_one_ulp_of_mpmath(name):
+def test_within_one_ulp_of_mpmath(vm, name):
     x = arguments(name, np.random.default_rng(7))
-    got = apply(name, x)
+    got = apply(vm, name, x)
     worst, where = 0.0, None
     with mpmath.workdps(40):
         for xi, gi in zip(x.tolist(), got.tolist()):
@@ -72,46 +81,46 @@ def test_within_one_ulp_of_mpmath(name):
     ("log1p", [-1.0, -2.0, math.inf, -math.inf, 0.0], [-math.inf, math.nan, math.inf, math.nan, 0.0]),
     ("log1p_unit", [0.0, 1.0], [0.0, math.log(2.0)]),
 ])
-def test_special_values_as_c99(name, x, expected):
-    got = apply(name, x)
+def test_special_values_as_c99(vm, name, x, expected):
+    got = apply(vm, name, x)
     np.testing.assert_array_equal(got, expected)
     if name == "log1p":
-        assert math.copysign(1.0, apply("log1p", [-0.0])[0]) == -1.0   # log1p(-0) = -0
+        assert math.copysign(1.0, apply(vm, "log1p", [-0.0])[0]) == -1.0   # log1p(-0) = -0
 
 
 @pytest.mark.parametrize("name", list(EXACT))
-def test_nan_propagates(name):
-    assert np.isnan(apply(name, [math.nan, 0.5, math.nan])).tolist() == [True, False, True]
+def test_nan_propagates(vm, name):
+    assert np.isnan(apply(vm, name, [math.nan, 0.5, math.nan])).tolist() == [True, False, True]
 
 
 @pytest.mark.parametrize("name", list(EXACT))
-def test_vector_lanes_equal_the_scalar_code(name):
+def test_vector_lanes_equal_the_scalar_code(vm, name):
     """A vectorized loop gives each element the bits a loop of one element gives (no lane effects)."""
     x = arguments(name, np.random.default_rng(3))[:997]
-    whole = apply(name, x)
-    one_by_one = np.array([apply(name, [v])[0] for v in x.tolist()])
+    whole = apply(vm, name, x)
+    one_by_one = np.array([apply(vm, name, [v])[0] for v in x.tolist()])
     np.testing.assert_array_equal(whole.view(np.int64), one_by_one.view(np.int64))
 
 
 @pytest.mark.parametrize("name, lo, hi", [("exp", -745.0, 709.0), ("log", 1e-300, 1e300),
                                           ("log1p", -0.999, 1e10), ("log1p_unit", 0.0, 1.0)])
-def test_agrees_with_numpy_on_a_million_points(name, lo, hi):
+def test_agrees_with_numpy_on_a_million_points(vm, name, lo, hi):
     rng = np.random.default_rng(11)
     x = rng.uniform(lo, hi, 1_000_000) if name != "log" else np.exp(rng.uniform(np.log(lo), np.log(hi), 1_000_000))
     ref = {"exp": np.exp, "log": np.log, "log1p": np.log1p, "log1p_unit": np.log1p}[name](x)
-    err = np.abs(apply(name, x) - ref) / np.spacing(np.abs(ref))
+    err = np.abs(apply(vm, name, x) - ref) / np.spacing(np.abs(ref))
     # NumPy's own result may be up to ~1 ulp off; the two within 2 ulp of each other everywhere.
     assert err.max() <= 2.0, f"{name}: {err.max()} ulp from NumPy at {x[err.argmax()]!r}"
 
 
-def test_bad_arguments_are_rejected():
+def test_bad_arguments_are_rejected(vm):
     with pytest.raises(ValueError, match="name must be"):
-        _vmath.apply("sin", np.zeros(1), np.zeros(1))
+        vm.apply("sin", np.zeros(1), np.zeros(1))
     with pytest.raises(ValueError, match="out has"):
-        _vmath.apply("exp", np.zeros(2), np.zeros(1))
+        vm.apply("exp", np.zeros(2), np.zeros(1))
 
 
-def test_log_either_is_bitwise_log_or_log1p():
+def test_log_either_is_bitwise_log_or_log1p(vm):
     """fl_log_either (one log where a loss needs log or log1p per element) gives exactly the
     bits of fl_log and fl_log1p, special values included, with the mode mixed element by element."""
     rng = np.random.default_rng(11)
@@ -119,6 +128,24 @@ def test_log_either_is_bitwise_log_or_log1p():
                         [0.0, -0.0, -1.0, -2.0, math.inf, -math.inf, math.nan, 5e-324]])
     mode = (rng.random(x.size) < 0.5).astype(np.uint8)
     out = np.empty_like(x)
-    _vmath.apply_either(x, mode, out)
-    want = np.where(mode == 1, apply("log1p", x), apply("log", x))
+    vm.apply_either(x, mode, out)
+    want = np.where(mode == 1, apply(vm, "log1p", x), apply(vm, "log", x))
     assert np.array_equal(out.view(np.uint64), want.view(np.uint64))
+
+
+def test_fma_variants_give_each_other_bits_and_the_baseline_rounds_apart():
+    """AVX2 and AVX-512 evaluate the same explicit fmas, so they agree bitwise; the baseline rounds
+    each fma's product separately, so somewhere in a million arguments its last bit differs (were
+    the fmas not compiled as fmas, the variants would all be the baseline)."""
+    fma = [v for v in VARIANTS if v != "baseline"]
+    if not fma:
+        pytest.skip("no FMA variant built or supported here")
+    rng = np.random.default_rng(5)
+    args = {"exp": rng.uniform(-700.0, 700.0, 10**6), "log": np.exp(rng.uniform(-700, 700, 10**6)),
+            "log1p": rng.uniform(-0.9, 10.0, 10**6), "log1p_unit": rng.uniform(0.0, 1.0, 10**6)}
+    for name, x in args.items():
+        results = {v: apply(_dispatch.import_variant("_vmath", v), name, x).view(np.uint64)
+                   for v in ["baseline"] + fma}
+        for v in fma[1:]:
+            assert np.array_equal(results[v], results[fma[0]]), (name, v)
+        assert not np.array_equal(results["baseline"], results[fma[0]]), name

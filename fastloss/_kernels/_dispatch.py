@@ -1,10 +1,12 @@
 """Runtime dispatch: import the best compiled variant of a kernel module for this CPU.
 
 setup.py builds each dispatched module for the x86-64 baseline and, where the compiler can,
-for AVX2 (+FMA) and AVX-512 (module names with an `_avx2` / `_avx512` suffix). All variants
-compute bitwise identical results (no FMA contraction, same summation order); they differ
-only in speed. FASTLOSS_KERNEL_VARIANT=baseline|avx2|avx512 forces a choice (if built and
-supported), e.g. to compare them.
+for AVX2 (+FMA) and AVX-512 (+FMA) (module names with an `_avx2` / `_avx512` suffix). The two
+FMA variants compute bitwise identical results (the same explicit fmas, no other contraction,
+the same summation order); the baseline rounds those fmas' products separately, so its exp/log
+results can differ from theirs in the last bit, within the same accuracy bounds.
+FASTLOSS_KERNEL_VARIANT=baseline|avx2|avx512 forces a choice (if built and supported), e.g. to
+compare them.
 """
 
 import importlib
@@ -12,7 +14,7 @@ import os
 
 # Best first: (variant, CPU features NumPy must report for it).
 _REQUIREMENTS = [
-    ("avx512", ("AVX512F", "AVX512CD", "AVX512VL", "AVX512DQ", "AVX512BW")),
+    ("avx512", ("AVX512F", "AVX512CD", "AVX512VL", "AVX512DQ", "AVX512BW", "FMA3")),
     ("avx2", ("AVX2", "FMA3")),
 ]
 

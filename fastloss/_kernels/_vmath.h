@@ -11,9 +11,13 @@
  * results and arguments included; fl_log1p_unit < 1 ulp on [0, 1]. Special values as C99: exp(-inf) = 0, exp(+inf) = inf,
  * log(0) = -inf, log(x < 0) = NaN, log1p(-1) = -inf, log1p(x < -1) = NaN, NaN -> NaN.
  *
- * Determinism: only IEEE +, -, *, / and exact integer operations, and the build sets
- * -ffp-contract=off, so every CPU variant (baseline, AVX2, AVX-512) gives the same bits, and
- * vectorized lanes equal the scalar code.
+ * Determinism: only IEEE +, -, *, /, fused multiply-adds written out as fl__fma, and exact
+ * integer operations; the build sets -ffp-contract=off, so the compiler fuses nothing on its own.
+ * fl__fma is a single-rounding fma where the variant has FMA (AVX2, AVX-512) and a multiply then
+ * an add in the baseline build: the FMA variants give each other's bits, vectorized lanes equal
+ * the scalar code, and the baseline differs from them only by rounding, within the same bounds.
+ * The fmas are where the algorithms evaluate polynomials and add products (exp, log): about 15%
+ * fewer operations in a softplus.
  *
  * Integer comparisons are avoided (64-bit compares need SSE4.2): exponents are turned into
  * doubles exactly (fl__small_int_to_double) and compared as doubles.
@@ -24,6 +28,12 @@
 #include <stdint.h>
 #include <string.h>
 #include <math.h>
+
+#ifdef __FMA__
+#define fl__fma(a, b, c) __builtin_fma((a), (b), (c))
+#else
+#define fl__fma(a, b, c) ((a) * (b) + (c))
+#endif
 
 static inline uint64_t fl__bits(double x) { uint64_t u; memcpy(&u, &x, sizeof u); return u; }
 static inline double fl__double(uint64_t u) { double x; memcpy(&x, &u, sizeof x); return x; }
@@ -49,10 +59,10 @@ static inline double fl__log_kernel(double f, double dk, double c) {
     double s = f / (2.0 + f);
     double z = s * s;
     double w = z * z;
-    double t1 = w * (Lg2 + w * (Lg4 + w * Lg6));
-    double t2 = z * (Lg1 + w * (Lg3 + w * (Lg5 + w * Lg7)));
-    double R = t2 + t1;
-    return s * (hfsq + R) + (dk * ln2_lo + c) - hfsq + f + dk * ln2_hi;
+    double t2 = z * fl__fma(w, fl__fma(w, fl__fma(w, Lg7, Lg5), Lg3), Lg1);
+    double R = fl__fma(w, fl__fma(w, fl__fma(w, Lg6, Lg4), Lg2), t2);
+    /* dk ln2_hi is exact (ln2_hi has 21 trailing zero bits, |dk| < 2^11): its fma only adds */
+    return fl__fma(dk, ln2_hi, fl__fma(-0.5 * f, f, fl__fma(s, hfsq + R, fl__fma(dk, ln2_lo, c))) + f);
 }
 
 /* Split the high word of a positive double u as 2^k m with m in [sqrt(2)/2, sqrt(2)):
@@ -113,7 +123,7 @@ static inline double fl_log1p_unit(double x) {
     double d = x - 1.0;
     double err = x - (d + 1.0);
     double f = k != 0.0 ? 0.5 * d : x;
-    double c = k != 0.0 ? err * (1.2071067811865475 - 0.35355339059327373 * (1.0 + x)) : 0.0;
+    double c = k != 0.0 ? err * fl__fma(-0.35355339059327373, 1.0 + x, 1.2071067811865475) : 0.0;
     return fl__log_kernel(f, k, c);
 }
 
@@ -130,15 +140,14 @@ static inline double fl_exp(double x) {
     /* Beyond +-750 the result is 0 or inf anyway; the clamp keeps 2^k's exponent in range. */
     double xc = x < -750.0 ? -750.0 : x;
     xc = xc > 750.0 ? 750.0 : xc;
-    double kd = xc * inv_ln2 + shift;
+    double kd = fl__fma(xc, inv_ln2, shift);
     uint64_t kb = fl__bits(kd) - fl__bits(shift) + 2048;   /* k + 2048, k = round(x / ln2) */
     kd -= shift;
-    double hi = xc - kd * ln2_hi;
-    double lo = kd * ln2_lo;
-    double r = hi - lo;
+    double hi = fl__fma(-kd, ln2_hi, xc);   /* kd ln2_hi is exact */
+    double r = fl__fma(-kd, ln2_lo, hi);
     double rr = r * r;
-    double c = r - rr * (P1 + rr * (P2 + rr * (P3 + rr * (P4 + rr * P5))));
-    double y = 1.0 + ((r * c) / (2.0 - c) - lo + hi);
+    double c = fl__fma(-rr, fl__fma(rr, fl__fma(rr, fl__fma(rr, fl__fma(rr, P5, P4), P3), P2), P1), r);
+    double y = 1.0 + (fl__fma(-kd, ln2_lo, (r * c) / (2.0 - c)) + hi);
     /* 2^k as 2^k1 * 2^k2 (both normal, k1 = floor(k / 2)): y 2^k1 is exact and the second
      * product rounds once, so subnormal results are correctly scaled too. */
     uint64_t k1b = kb >> 1;

@@ -2,7 +2,8 @@
 """Vectorizable exp, log and log1p (fdlibm's algorithms, < 1 ulp): see _vmath.h.
 
 Kernels use these instead of libc's so that loops calling them vectorize; the results are the
-same bits on every CPU variant.
+same bits in the AVX2 and AVX-512 variants (fused multiply-adds), and within the same bound in
+the baseline, which rounds the products apart.
 """
 
 cdef extern from "_vmath.h" nogil:

@@ -1,5 +1,5 @@
 # cython: language_level=3
-"""Python access to the kernels' exp, log and log1p, for tests and the accuracy report."""
+"""Python access to the kernels' exp, log and log1p, for the tests (built per CPU variant)."""
 from cython.parallel cimport prange
 
 from fastloss._kernels._vmath cimport fl_exp, fl_log, fl_log1p, fl_log1p_unit, fl_log_either
