@@ -826,27 +826,40 @@ cdef void _block_softmax_labels_narrow(const rows_t* R, const floating* z, float
     cdef const floating* zb = z + start * K
     cdef double v, x
     cdef bint top
+    # cross_entropy's value reads no exponential after this pass (softmax_focal's rows do)
+    cdef bint keep_e = g != NULL or h != NULL or R.kind != CROSS_ENTROPY
     for j in range(K):                    # strided reads, contiguous writes
         for i in range(n):
             zt[j * n + i] = zb[i * K + j]
     for i in range(n):
         m[i] = -INFINITY
         ties[i] = 0.0
-    for l in range(LANES * n):
-        lanes[l] = 0.0
+    for l in range(K * n, LANES * n):     # lanes no class reaches (K < LANES); the others are
+        lanes[l] = 0.0                    # set by their first class below, not zeroed first
     for j in range(K):                    # the max ignores NaN, in any order: exact
         for i in range(n):
             v = zt[j * n + i]
             m[i] = v if v > m[i] else m[i]
     for j in range(K):                    # shift, exp and _row_rest's lanes in one pass
         l = j % LANES
-        for i in range(n):
-            v = zt[j * n + i]
-            x = fl_exp(_shift_select(v, m[i]))
-            e[j * n + i] = x
-            top = v == m[i]
-            lanes[l * n + i] += 0.0 if top else x
-            ties[i] += 1.0 if top else 0.0
+        if j < LANES:                     # 0 + x is x: a lane's first term is stored as it is
+            for i in range(n):
+                v = zt[j * n + i]
+                x = fl_exp(_shift_select(v, m[i]))
+                top = v == m[i]
+                lanes[l * n + i] = 0.0 if top else x
+                ties[i] += 1.0 if top else 0.0
+                if keep_e:
+                    e[j * n + i] = x
+        else:
+            for i in range(n):
+                v = zt[j * n + i]
+                x = fl_exp(_shift_select(v, m[i]))
+                top = v == m[i]
+                lanes[l * n + i] += 0.0 if top else x
+                ties[i] += 1.0 if top else 0.0
+                if keep_e:
+                    e[j * n + i] = x
     for i in range(n):
         rest[i] = ((((lanes[i] + lanes[n + i]) + (lanes[2 * n + i] + lanes[3 * n + i]))
                     + ((lanes[4 * n + i] + lanes[5 * n + i]) + (lanes[6 * n + i] + lanes[7 * n + i])))
