@@ -63,7 +63,15 @@ def test_results_json_schema(tiny_results, tmp_path):
         assert row["bytes"] == row["input_bytes"] + row["output_bytes"]
         assert row["gbps"] == pytest.approx(row["bytes"] / t["median"] / 1e9)
         assert 0 < row["floor"]["best"] <= row["floor"]["median"]
-        assert row["pct_floor"] == pytest.approx(100 * row["floor"]["best"] / t["median"])
+        assert row["pct_floor"] == pytest.approx(100 * row["floor"]["median"] / t["median"])
+        # fastloss's floor is timed beside it; the others' is the run-wide probe record's
+        assert row["floor"]["side_by_side"] == (row["impl"] == "fastloss")
+        if row["impl"] != "fastloss":
+            record = [b for b in results["bandwidth"] if b["kind"] == row["floor"]["kind"]
+                      and b["threads"] == row["floor"]["threads"] and b["dtype"] == row["dtype"]
+                      and b["input_bytes"] == row["input_bytes"]
+                      and b["output_bytes"] == (row["output_bytes"] if row["op"] != "value" else 0)]
+            assert len(record) == 1 and row["floor"]["median"] == record[0]["median"]
     itemsize = {"float64": 8, "float32": 4}
     for row in _rows(results, impl="fastloss"):
         assert row["input_bytes"] == 2 * 1000 * itemsize[row["dtype"]]
@@ -391,6 +399,28 @@ def test_timer_keeps_every_sample():
     assert TINY.min_repeats <= s["repeats"] <= TINY.max_repeats
     assert len(calls) == 1 + s["repeats"] * s["loops"]      # one calibration call, then samples
     assert s["min"] <= s["median"] <= s["max"]
+
+
+def test_side_by_side_timing_alternates_its_samples():
+    import time
+    calls = []
+
+    def quick():
+        calls.append("a")
+
+    def slow():                          # ~20x quick: fewer inner loops per sample
+        calls.append("b")
+        time.sleep(2e-5)
+
+    budget = timing.Budget(seconds=0.01, sample_time=1e-4, min_repeats=3, max_repeats=6)
+    mine, theirs = timing.measure_side_by_side(quick, slow, budget)
+    assert len(mine.samples) == len(theirs.samples)
+    assert budget.min_repeats <= len(mine.samples) <= budget.max_repeats
+    assert mine.loops > theirs.loops >= 1
+    assert calls[:2] == ["a", "b"]                    # one calibration call each
+    runs = "".join(calls[2:])                          # then a's loops, b's loops, a's, ...
+    assert runs == ("a" * mine.loops + "b" * theirs.loops) * len(mine.samples)
+    assert max(mine.samples) < min(theirs.samples)
 
 
 def test_plain_progress_line():

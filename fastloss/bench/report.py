@@ -286,11 +286,14 @@ def markdown(results):
         "- **GB/s**: the bytes the operation must move (its inputs read once; for `grad` and "
         "`value_and_grad` also the gradient written once, for `grad_hess` the gradient and the "
         "Hessian) divided by the median time.",
-        "- **% floor**: the fastest repeat of the bandwidth probe (a kernel that only reads "
+        "- **% floor**: the median time of the bandwidth probe (a kernel that only reads "
         "those bytes, as an integer XOR, and writes the output, with the same threads and CPU "
-        "variant, measured in this run) divided by the median time. 100% means the operation "
-        "runs at the machine's memory speed; small sizes sit in "
-        "cache, where the probe can be much faster than any loss.",
+        "variant) divided by the row's median time. On fastloss's rows the probe is timed "
+        "side by side with the row, in alternating samples, so both see the machine in the "
+        "same state (its memory speed drifts); peers' rows use the probe's run-wide "
+        "measurement (the bandwidth table). 100% means the operation runs at the machine's "
+        "memory speed; small sizes sit in cache, where the probe can be much faster than any "
+        "loss.",
         "- **x numpy**, **x peer**: that implementation's median divided by fastloss's (above 1: "
         "fastloss is faster). NumPy is single-threaded and measured once per row; the NumPy "
         "`value_and_grad` is its value and then its gradient. `missing`: not installed; `n/a`: "

@@ -6,9 +6,12 @@ For each case (a loss's inputs at one size and dtype) and operation:
    checked against the NumPy reference (against fastloss where a loss has no reference). A
    mismatch or an exception is recorded as a failure and that implementation is not timed; the
    run goes on.
-2. each implementation that agreed is timed (``timing.measure``); implementations the thread
-   setting does not apply to (NumPy, JAX) are timed once.
-3. the bandwidth floor of the same bytes and threads is looked up or measured (``probe``).
+2. the bandwidth floor of the same bytes and threads is looked up or measured once per run
+   (``probe``: the report's bandwidth table, and the floor of the peers' rows).
+3. each implementation that agreed is timed (``timing.measure``); implementations the thread
+   setting does not apply to (NumPy, JAX) are timed once. fastloss is timed side by side with
+   its floor (``timing.measure_side_by_side``: alternating samples), so its "% floor" compares
+   the two under the same machine conditions.
 Sizes whose estimated peak memory exceeds the budget are skipped and listed as such.
 """
 
@@ -276,20 +279,30 @@ def _measure_op(results, settings, case, op, bandwidth, progress):
             _fail(results, row)
             progress.update(1, label)
             continue
+        floor_threads = row["threads"] or max(settings.threads)
+        kind, dtype = probe.KINDS[op], probe.probe_dtype(case.inputs)
+        record = bandwidth.floor(kind, case.input_bytes, output_bytes, dtype, floor_threads)
+        floor = {"kind": kind, "threads": floor_threads, "best": record["best"],
+                 "median": record["median"], "gbps": record["gbps"],
+                 "numpy_dot_median": record.get("numpy_dot_median"), "side_by_side": False}
         timing.settle()     # other implementations' thread pools spin before they sleep
         with impl.threads():
-            measured = timing.measure(impl.call, settings.budget)
+            if row["impl"] == "fastloss":
+                # fastloss's own floor is timed in samples alternating with the row's
+                probe_call = probe.probe_impl(kind, case.input_bytes, output_bytes, dtype,
+                                              floor_threads).call
+                probe_call()                                 # warm-up (and page-in)
+                measured, probed = timing.measure_side_by_side(impl.call, probe_call,
+                                                               settings.budget)
+                paired = probed.summary()
+                floor.update(best=paired["min"], median=paired["median"], side_by_side=True,
+                             gbps=row["bytes"] / paired["median"] / 1e9)
+            else:
+                measured = timing.measure(impl.call, settings.budget)
         stats = measured.summary()
-        floor_threads = row["threads"] or max(settings.threads)
-        floor = bandwidth.floor(probe.KINDS[op], case.input_bytes, output_bytes,
-                                probe.probe_dtype(case.inputs), floor_threads)
-        row.update(status="ok", time=stats,
+        row.update(status="ok", time=stats, floor=floor,
                    gbps=row["bytes"] / stats["median"] / 1e9 if stats["median"] > 0 else None,
-                   floor={"kind": floor["kind"], "threads": floor_threads,
-                          "best": floor["best"], "median": floor["median"],
-                          "gbps": floor["gbps"],
-                          "numpy_dot_median": floor.get("numpy_dot_median")},
-                   pct_floor=100.0 * floor["best"] / stats["median"]
+                   pct_floor=100.0 * floor["median"] / stats["median"]
                    if stats["median"] > 0 else None)
         progress.update(1, label)
     _speedups([row for row, _ in entries])

@@ -79,6 +79,36 @@ def measure(call, budget):
     return Timing(samples=samples, loops=loops)
 
 
+def measure_side_by_side(call, other, budget):
+    """Time `call()` and `other()` in alternating samples (call, other, call, other, ...).
+
+    On a shared machine the memory speed drifts within seconds; timed apart, a kernel and the
+    bandwidth floor it is compared with can see different machines. Alternated, each sample of
+    one has a sample of the other next to it, so the ratio of their medians is taken side by
+    side. Inner loops are calibrated for each as in ``measure``; the samples are budgeted for
+    the pair. Returns (call's Timing, other's Timing), with the same number of samples.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        loops = []
+        for f in (call, other):
+            estimate = max(_run(f, 1), 1e-9)
+            loops.append(max(1, math.ceil(budget.sample_time / estimate)))
+            loops.append(estimate * loops[-1])
+        loops_call, per_call, loops_other, per_other = loops
+        repeats = int(budget.seconds / (per_call + per_other))
+        repeats = max(budget.min_repeats, min(budget.max_repeats, repeats))
+        mine, theirs = [], []
+        for _ in range(repeats):
+            mine.append(_run(call, loops_call) / loops_call)
+            theirs.append(_run(other, loops_other) / loops_other)
+    finally:
+        if enabled:
+            gc.enable()
+    return Timing(samples=mine, loops=loops_call), Timing(samples=theirs, loops=loops_other)
+
+
 # ---------------------------------------------------------------------------- settling
 
 SETTLE_SECONDS = 0.05      # the pause where the threads' states cannot be read (not Linux)
