@@ -17,7 +17,6 @@ import fastloss as fl
 from fastloss import _loss, _threads
 
 OPS = ("value", "grad", "value_and_grad", "grad_hess")
-ROW_OPS = OPS[:3]          # cross_entropy's grad_hess has no fast path (tested on its own)
 OP_CODES = {"value": _loss._FAST_VALUE, "grad": _loss._FAST_GRAD,
             "value_and_grad": _loss._FAST_VALUE_AND_GRAD, "grad_hess": _loss._FAST_GRAD_HESS}
 ELEMENTWISE = [name for name in fl.available() if isinstance(fl.get(name), fl.ElementwiseLoss)]
@@ -265,7 +264,7 @@ def _rows(n_rows, n_classes, dtype, seed=0):
     return labels, logits
 
 
-@pytest.mark.parametrize("op", ROW_OPS)
+@pytest.mark.parametrize("op", OPS)
 def test_cross_entropy_ready_inputs_take_the_fast_path_bitwise(op):
     loss = fl.cross_entropy
     for dtype in DTYPES:
@@ -281,10 +280,27 @@ def test_cross_entropy_ready_inputs_take_the_fast_path_bitwise(op):
             assert check_call(loss, op, labels, logits, expect_fast=True)
 
 
-def test_cross_entropy_grad_hess_takes_the_general_path():
-    for dtype in DTYPES:
-        labels, logits = _rows(10, 3, dtype)
-        check_call(fl.cross_entropy, "grad_hess", labels, logits, expect_fast=False)
+def test_cross_entropy_grad_hess_fast_path_only_for_the_default_floor(monkeypatch):
+    labels, logits = _rows(10, 3, np.float64)
+    calls = []
+    original = fl.cross_entropy._fast
+
+    def spy(*args):
+        calls.append(args[0])
+        return original(*args)
+
+    monkeypatch.setattr(fl.cross_entropy, "_fast", spy)
+    g, h = fl.cross_entropy.grad_hess(labels, logits)
+    assert calls == [_loss._FAST_GRAD_HESS]
+    assert fl.cross_entropy.grad_hess(labels, logits, hess_floor=0.0)[1].tobytes() == h.tobytes()
+    floored = fl.cross_entropy.grad_hess(labels, logits, hess_floor=0.5)[1]
+    assert floored.min() == 0.5 and np.array_equal(floored, np.maximum(h, 0.5))
+    assert calls == [_loss._FAST_GRAD_HESS]
+    # the per-element derivatives, not the mean's: rows of p - onehot(y) and p (1 - p)
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(g, p - np.eye(3)[labels], rtol=1e-13, atol=1e-16)
+    np.testing.assert_allclose(h, p * (1 - p), rtol=1e-13)
 
 
 def test_grad_hess_fast_path_only_for_the_default_floor(monkeypatch):
@@ -309,7 +325,7 @@ def test_grad_hess_fast_path_only_for_the_default_floor(monkeypatch):
         fl.hinge.grad_hess(y, p, hess_floor=-1.0)
 
 
-@pytest.mark.parametrize("op", ROW_OPS)
+@pytest.mark.parametrize("op", OPS)
 def test_cross_entropy_other_inputs_take_the_general_path(op):
     loss = fl.cross_entropy
     labels, logits = _rows(10, 3, np.float64)

@@ -1146,8 +1146,8 @@ def fast_rows(int op, object y_true, object y_pred, Py_ssize_t max_size, tuple c
     """The common call of a labels loss without the general path's Python layers, or None.
 
     op: FAST_VALUE, FAST_GRAD or FAST_VALUE_AND_GRAD of _fastpath.pxd, for reduction "mean",
-    unit weights, a new gradient array, one thread (FAST_GRAD_HESS: None, the general path's
-    grad_hess); config: (kind,), the loss run with run()'s
+    unit weights, a new gradient array, one thread; FAST_GRAD_HESS: the per-element gradient
+    and Hessian (hess_floor 0), new arrays; config: (kind,), the loss run with run()'s
     default keyword arguments (no class weights, no ignore_index, no smoothing), for the kinds
     whose rows take labels and no parameter: cross_entropy (others raise). Handled: ready
     (N, K) logits (_fastpath.ready, float32 or float64) and ready np.intp labels of shape (N,),
@@ -1158,7 +1158,7 @@ def fast_rows(int op, object y_true, object y_pred, Py_ssize_t max_size, tuple c
     if len(config) != 1 or config[0] != CROSS_ENTROPY:
         raise ValueError(f"fast_rows computes cross_entropy only, got config {config!r}")
     cdef int pc = float_code(y_pred)
-    if op == FAST_GRAD_HESS or pc < 0 or not ready(y_true, cnp.NPY_INTP):
+    if pc < 0 or not ready(y_true, cnp.NPY_INTP):
         return None
     cdef cnp.ndarray z = <cnp.ndarray> y_pred, labels = <cnp.ndarray> y_true
     if cnp.PyArray_NDIM(z) != 2 or cnp.PyArray_NDIM(labels) != 1:
@@ -1170,14 +1170,20 @@ def fast_rows(int op, object y_true, object y_pred, Py_ssize_t max_size, tuple c
     for i in range(N):
         if lp[i] < 0 or lp[i] >= K:
             return None
+    # grad_hess: the general path's run(g, h, scale 1, hess_floor 0, grad_only)
+    cdef bint both = op == FAST_GRAD_HESS
     cdef rows_t R = _rows(config[0], N, K, lp, NULL, NULL, NULL, False, 0, 0.0, 1.0, 0.0, 0.0,
-                          False, 1.0 / <double> N if op != FAST_VALUE else 1.0, 0.0, False,
-                          False)
-    cdef object grad = None
+                          False, 1.0 / <double> N if op != FAST_VALUE and not both else 1.0,
+                          0.0, False, both)
+    cdef object grad = None, hess = None
     cdef void* gp = NULL
+    cdef void* hp = NULL
     if op != FAST_VALUE:
         grad = cnp.PyArray_EMPTY(2, cnp.PyArray_DIMS(z), cnp.PyArray_TYPE(z), 0)
         gp = cnp.PyArray_DATA(<cnp.ndarray> grad)
+    if both:
+        hess = cnp.PyArray_EMPTY(2, cnp.PyArray_DIMS(z), cnp.PyArray_TYPE(z), 0)
+        hp = cnp.PyArray_DATA(<cnp.ndarray> hess)
     cdef Py_ssize_t rows = _rows_per_block(K)
     cdef Py_ssize_t nb = (N + rows - 1) // rows, b, start
     # _block's scratch for blocks of at most min(rows, N) rows
@@ -1194,10 +1200,10 @@ def fast_rows(int op, object y_true, object y_pred, Py_ssize_t max_size, tuple c
         for b in range(nb):
             start = b * rows
             if pc == 0:
-                _block(&R, <const double*> zp, <double*> NULL, <double*> gp, <double*> NULL,
+                _block(&R, <const double*> zp, <double*> NULL, <double*> gp, <double*> hp,
                        start, min(start + rows, N), scratch, &sums[b], &sums[nb + b])
             else:
-                _block(&R, <const float*> zp, <float*> NULL, <float*> gp, <float*> NULL,
+                _block(&R, <const float*> zp, <float*> NULL, <float*> gp, <float*> hp,
                        start, min(start + rows, N), scratch, &sums[b], &sums[nb + b])
         total = pairwise_sum(sums, nb)
         weight_total = pairwise_sum(sums + nb, nb)
@@ -1209,4 +1215,6 @@ def fast_rows(int op, object y_true, object y_pred, Py_ssize_t max_size, tuple c
         return total / weight_total
     if op == FAST_GRAD:
         return grad
+    if both:
+        return grad, hess
     return total / <double> N, grad
