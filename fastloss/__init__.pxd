@@ -3,7 +3,9 @@
 
 Every function here is ``cdef inline ... noexcept nogil`` on C doubles, header-only: it compiles
 into YOUR extension (nothing to link against, no Python objects, callable inside ``prange``), and
-is the same code fastloss's own kernels run. NaN in gives NaN out; nothing raises.
+is the same code fastloss's own kernels run (compiled with your flags: the exp/log functions
+use fused multiply-adds where they enable FMA, as fastloss's AVX2 and AVX-512 builds do, so
+their last bits follow the flags). NaN in gives NaN out; nothing raises.
 
     # my_ext.pyx
     cimport fastloss

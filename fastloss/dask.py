@@ -85,7 +85,8 @@ def _on_block_grid(row_chunks, row_shape):
     """Row chunks whose boundaries are moved down to multiples of scoring.block_rows.
 
     Then every block the kernels see is a block of fastloss.score's grid, and the result is
-    bitwise that of fastloss.score (rechunking moves fewer than block_rows rows per boundary).
+    bitwise that of fastloss.score (rechunking moves fewer than block_rows rows per boundary) on
+    workers of the same CPU variant (see fastloss._kernels._dispatch).
     Chunks of unknown size are left as they are.
     """
     if any(math.isnan(c) for c in row_chunks) or any(math.isnan(d) for d in row_shape):

@@ -13,7 +13,7 @@ import fastloss as fl
 from fastloss import cli, reference
 from fastloss._kernels import _parallel
 from fastloss.bench import cases as C
-from fastloss.bench import compare, command, report, runner, timing
+from fastloss.bench import compare, command, probe, report, runner, timing
 from fastloss.bench.cases import Impl
 from fastloss.bench.peers import Peer
 
@@ -68,7 +68,9 @@ def test_results_json_schema(tiny_results, tmp_path):
         assert row["floor"]["side_by_side"] == (row["impl"] == "fastloss")
         if row["impl"] != "fastloss":
             record = [b for b in results["bandwidth"] if b["kind"] == row["floor"]["kind"]
-                      and b["threads"] == row["floor"]["threads"] and b["dtype"] == row["dtype"]
+                      and b["threads"] == row["floor"]["threads"]
+                      and b["dtype"] == probe.probe_dtype(
+                          C.make_case(fl.get(row["loss"]), 1000, row["dtype"]).inputs).name
                       and b["input_bytes"] == row["input_bytes"]
                       and b["output_bytes"] == (row["output_bytes"] if row["op"] != "value" else 0)]
             assert len(record) == 1 and row["floor"]["median"] == record[0]["median"]
@@ -418,8 +420,9 @@ def test_side_by_side_timing_alternates_its_samples():
     assert budget.min_repeats <= len(mine.samples) <= budget.max_repeats
     assert mine.loops > theirs.loops >= 1
     assert calls[:2] == ["a", "b"]                    # one calibration call each
-    runs = "".join(calls[2:])                          # then a's loops, b's loops, a's, ...
-    assert runs == ("a" * mine.loops + "b" * theirs.loops) * len(mine.samples)
+    a, b = "a" * mine.loops, "b" * theirs.loops       # then ab, ba, ab, ...: each goes first
+    assert "".join(calls[2:]) == "".join(a + b if k % 2 == 0 else b + a
+                                         for k in range(len(mine.samples)))
     assert max(mine.samples) < min(theirs.samples)
 
 

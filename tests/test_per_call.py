@@ -268,7 +268,7 @@ def _rows(n_rows, n_classes, dtype, seed=0):
 def test_cross_entropy_ready_inputs_take_the_fast_path_bitwise(op):
     loss = fl.cross_entropy
     for dtype in DTYPES:
-        for n_rows, n_classes in [(1, 1), (1, 3), (10, 3), (7, 10), (500, 5), (3000, 2)]:
+        for n_rows, n_classes in [(1, 1), (1, 3), (10, 3), (7, 10), (7, 40), (500, 5), (3000, 2)]:
             labels, logits = _rows(n_rows, n_classes, dtype)
             assert check_call(loss, op, labels, logits, expect_fast=True)
             logits[0, 0] = np.nan

@@ -4,7 +4,7 @@ setup.py builds each dispatched module for the x86-64 baseline and, where the co
 for AVX2 (+FMA) and AVX-512 (+FMA) (module names with an `_avx2` / `_avx512` suffix). The two
 FMA variants compute bitwise identical results (the same explicit fmas, no other contraction,
 the same summation order); the baseline rounds those fmas' products separately, so its exp/log
-results can differ from theirs in the last bit, within the same accuracy bounds.
+results can differ from theirs in the last bits, within the same accuracy bounds.
 FASTLOSS_KERNEL_VARIANT=baseline|avx2|avx512 forces a choice (if built and supported), e.g. to
 compare them.
 """

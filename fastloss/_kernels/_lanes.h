@@ -7,7 +7,7 @@
  * the lanes stay in registers (local copies) across the row.
  *
  * Determinism: lane l takes the elements i + l in increasing i, whatever the vector width, so
- * every CPU variant gives the same bits (and a maximum is exact in any order anyway).
+ * the lanes' order is the same in every CPU variant (and a maximum is exact in any order).
  */
 #ifndef FASTLOSS_LANES_H
 #define FASTLOSS_LANES_H

@@ -817,7 +817,7 @@ cdef void _block_softmax_labels_narrow(const rows_t* R, const floating* z, float
     """
     cdef Py_ssize_t K = R.n_classes, n = stop - start, i, j, l
     cdef double* zt = scratch             # (K, n) the logits, transposed
-    cdef double* e = zt + n * K           # (K, n) shifted logits, then their exponentials
+    cdef double* e = zt + n * K           # (K, n) their exponentials (stored if keep_e)
     cdef double* m = e + n * K            # (n,) row maxima
     cdef double* rest = m + n             # (n,) sum of e - 1
     cdef double* log_s = rest + n         # (n,) log1p(rest)

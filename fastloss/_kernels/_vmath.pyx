@@ -4,6 +4,20 @@ from cython.parallel cimport prange
 
 from fastloss._kernels._vmath cimport fl_exp, fl_log, fl_log1p, fl_log1p_unit, fl_log_either
 
+cdef extern from *:
+    """
+    #ifdef __FMA__
+    #define FL__HAS_FMA 1
+    #else
+    #define FL__HAS_FMA 0
+    #endif
+    """
+    int FL__HAS_FMA
+
+# Whether this build's fl__fma is a fused multiply-add (the AVX2 and AVX-512 variants, or any
+# build whose flags enable FMA, e.g. FASTLOSS_NATIVE=1) or a multiply and an add.
+HAS_FMA = bool(FL__HAS_FMA)
+
 
 def apply(str name, const double[::1] x, double[::1] out):
     """out = name(x) elementwise, in a vectorized loop: exp, log, log1p, log1p_unit (x in [0, 1])."""

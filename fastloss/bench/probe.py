@@ -78,21 +78,37 @@ class BandwidthProbe:
     def __init__(self, budget):
         self.budget = budget
         self.measurements = {}     # key -> record (dict)
+        self._impl = (None, None)  # the last (key, Impl): its buffers, for the rows of one size
+
+    @staticmethod
+    def _key(kind, input_bytes, output_bytes, dtype, n_threads):
+        output_bytes = output_bytes if kind == "read_write" else 0
+        return (kind, int(input_bytes), int(output_bytes), np.dtype(dtype).name, int(n_threads))
+
+    def impl(self, kind, input_bytes, output_bytes, dtype, n_threads):
+        """The probe's Impl for these bytes: kept while the next call asks for the same, so
+        the rows of a case that share a floor do not each allocate and fill new buffers."""
+        key = self._key(kind, input_bytes, output_bytes, dtype, n_threads)
+        if self._impl[0] != key:
+            self._impl = (None, None)                # free the last buffers first
+            self._impl = (key, probe_impl(kind, input_bytes, output_bytes, dtype, n_threads))
+        return self._impl[1]
 
     def floor(self, kind, input_bytes, output_bytes, dtype, n_threads):
         """The probe's record for this floor: measured now or earlier in the run."""
         output_bytes = output_bytes if kind == "read_write" else 0
-        key = (kind, int(input_bytes), int(output_bytes), np.dtype(dtype).name, int(n_threads))
+        key = self._key(kind, input_bytes, output_bytes, dtype, n_threads)
         if key not in self.measurements:
-            impl = probe_impl(kind, input_bytes, output_bytes, dtype, n_threads)
+            impl = self.impl(kind, input_bytes, output_bytes, dtype, n_threads)
             timing.settle()                  # let other implementations' worker threads idle
             with impl.threads():
                 impl.call()                                  # warm-up (and page-in)
                 result = timing.measure(impl.call, self.budget)
             stats = result.summary()
             moved = input_bytes + output_bytes
-            # The floor is the fastest repeat: what the machine can do, measured once per run
-            # and shared by every row of its size, so one disturbed repeat must not move it.
+            # The bandwidth table's floor: the fastest repeat, what the machine could do at some
+            # moment of the run. Rows compare medians: fastloss's against the probe timed beside
+            # it (runner), the peers' against this record's median.
             best = stats["min"]
             record = {
                 "kind": kind, "input_bytes": int(input_bytes), "output_bytes": int(output_bytes),

@@ -283,14 +283,14 @@ def _measure_op(results, settings, case, op, bandwidth, progress):
         kind, dtype = probe.KINDS[op], probe.probe_dtype(case.inputs)
         record = bandwidth.floor(kind, case.input_bytes, output_bytes, dtype, floor_threads)
         floor = {"kind": kind, "threads": floor_threads, "best": record["best"],
-                 "median": record["median"], "gbps": record["gbps"],
+                 "median": record["median"], "gbps": row["bytes"] / record["median"] / 1e9,
                  "numpy_dot_median": record.get("numpy_dot_median"), "side_by_side": False}
         timing.settle()     # other implementations' thread pools spin before they sleep
         with impl.threads():
             if row["impl"] == "fastloss":
                 # fastloss's own floor is timed in samples alternating with the row's
-                probe_call = probe.probe_impl(kind, case.input_bytes, output_bytes, dtype,
-                                              floor_threads).call
+                probe_call = bandwidth.impl(kind, case.input_bytes, output_bytes, dtype,
+                                            floor_threads).call
                 probe_call()                                 # warm-up (and page-in)
                 measured, probed = timing.measure_side_by_side(impl.call, probe_call,
                                                                settings.budget)

@@ -80,13 +80,15 @@ def measure(call, budget):
 
 
 def measure_side_by_side(call, other, budget):
-    """Time `call()` and `other()` in alternating samples (call, other, call, other, ...).
+    """Time `call()` and `other()` in alternating samples (call, other, other, call, ...).
 
     On a shared machine the memory speed drifts within seconds; timed apart, a kernel and the
     bandwidth floor it is compared with can see different machines. Alternated, each sample of
     one has a sample of the other next to it, so the ratio of their medians is taken side by
-    side. Inner loops are calibrated for each as in ``measure``; the samples are budgeted for
-    the pair. Returns (call's Timing, other's Timing), with the same number of samples.
+    side. Each goes first in every other pair, so neither always starts on caches the other
+    has just filled or evicted. Inner loops are calibrated for each as in ``measure``; the
+    samples are budgeted for the pair. Returns (call's Timing, other's Timing), with the same
+    number of samples.
     """
     enabled = gc.isenabled()
     gc.disable()
@@ -100,9 +102,12 @@ def measure_side_by_side(call, other, budget):
         repeats = int(budget.seconds / (per_call + per_other))
         repeats = max(budget.min_repeats, min(budget.max_repeats, repeats))
         mine, theirs = [], []
-        for _ in range(repeats):
-            mine.append(_run(call, loops_call) / loops_call)
+        for k in range(repeats):
+            if k % 2 == 0:
+                mine.append(_run(call, loops_call) / loops_call)
             theirs.append(_run(other, loops_other) / loops_other)
+            if k % 2 == 1:
+                mine.append(_run(call, loops_call) / loops_call)
     finally:
         if enabled:
             gc.enable()
