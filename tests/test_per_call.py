@@ -280,16 +280,22 @@ def test_cross_entropy_ready_inputs_take_the_fast_path_bitwise(op):
             assert check_call(loss, op, labels, logits, expect_fast=True)
 
 
-def test_cross_entropy_grad_hess_fast_path_only_for_the_default_floor(monkeypatch):
-    labels, logits = _rows(10, 3, np.float64)
+def _spy_on_fast(monkeypatch, loss):
+    """The op codes of the loss's fast entry point's calls, recorded from now on."""
     calls = []
-    original = fl.cross_entropy._fast
+    original = loss._fast
 
     def spy(*args):
         calls.append(args[0])
         return original(*args)
 
-    monkeypatch.setattr(fl.cross_entropy, "_fast", spy)
+    monkeypatch.setattr(loss, "_fast", spy)
+    return calls
+
+
+def test_cross_entropy_grad_hess_fast_path_only_for_the_default_floor(monkeypatch):
+    labels, logits = _rows(10, 3, np.float64)
+    calls = _spy_on_fast(monkeypatch, fl.cross_entropy)
     g, h = fl.cross_entropy.grad_hess(labels, logits)
     assert calls == [_loss._FAST_GRAD_HESS]
     assert fl.cross_entropy.grad_hess(labels, logits, hess_floor=0.0)[1].tobytes() == h.tobytes()
@@ -307,14 +313,7 @@ def test_grad_hess_fast_path_only_for_the_default_floor(monkeypatch):
     # A call's own floor, even 0, takes the general path, which applies it (the fast path
     # computes the default +0.0 only: -0.0 would keep its sign in a clipped Hessian).
     y, p = _inputs(fl.hinge, (10,), np.float64, np.float64)
-    calls = []
-    original = fl.hinge._fast
-
-    def spy(*args):
-        calls.append(args[0])
-        return original(*args)
-
-    monkeypatch.setattr(fl.hinge, "_fast", spy)
+    calls = _spy_on_fast(monkeypatch, fl.hinge)
     h = fl.hinge.grad_hess(y, p)[1]
     assert calls == [_loss._FAST_GRAD_HESS]
     assert fl.hinge.grad_hess(y, p, hess_floor=float("0"))[1].tobytes() == h.tobytes()
