@@ -5,6 +5,7 @@ clock's resolution and overhead do not dominate; the garbage collector is off wh
 Every sample (seconds per call) is kept, so reports and ``compare`` can judge the noise.
 """
 
+import contextlib
 import gc
 import math
 import time
@@ -58,24 +59,38 @@ def _run(call, loops):
     return time.perf_counter() - start
 
 
+@contextlib.contextmanager
+def _gc_off():
+    """The garbage collector off for the timed samples, as timeit does."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _calibrated_loops(call, budget):
+    """(inner loops per sample, seconds per sample) from one more call's cost."""
+    estimate = max(_run(call, 1), 1e-9)
+    loops = max(1, math.ceil(budget.sample_time / estimate))
+    return loops, estimate * loops
+
+
+def _repeats(budget, per_sample):
+    return max(budget.min_repeats, min(budget.max_repeats, int(budget.seconds / per_sample)))
+
+
 def measure(call, budget):
     """Time `call()` (already warmed up once by the caller's correctness check).
 
     One more untimed-for-the-result call estimates its cost; that fixes the inner loops and the
     number of samples within the budget.
     """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        estimate = max(_run(call, 1), 1e-9)
-        loops = max(1, math.ceil(budget.sample_time / estimate))
-        per_sample = estimate * loops
-        repeats = int(budget.seconds / per_sample)
-        repeats = max(budget.min_repeats, min(budget.max_repeats, repeats))
-        samples = [_run(call, loops) / loops for _ in range(repeats)]
-    finally:
-        if enabled:
-            gc.enable()
+    with _gc_off():
+        loops, per_sample = _calibrated_loops(call, budget)
+        samples = [_run(call, loops) / loops for _ in range(_repeats(budget, per_sample))]
     return Timing(samples=samples, loops=loops)
 
 
@@ -90,27 +105,16 @@ def measure_side_by_side(call, other, budget):
     samples are budgeted for the pair. Returns (call's Timing, other's Timing), with the same
     number of samples.
     """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        loops = []
-        for f in (call, other):
-            estimate = max(_run(f, 1), 1e-9)
-            loops.append(max(1, math.ceil(budget.sample_time / estimate)))
-            loops.append(estimate * loops[-1])
-        loops_call, per_call, loops_other, per_other = loops
-        repeats = int(budget.seconds / (per_call + per_other))
-        repeats = max(budget.min_repeats, min(budget.max_repeats, repeats))
+    with _gc_off():
+        loops_call, per_call = _calibrated_loops(call, budget)
+        loops_other, per_other = _calibrated_loops(other, budget)
         mine, theirs = [], []
-        for k in range(repeats):
+        for k in range(_repeats(budget, per_call + per_other)):
             if k % 2 == 0:
                 mine.append(_run(call, loops_call) / loops_call)
             theirs.append(_run(other, loops_other) / loops_other)
             if k % 2 == 1:
                 mine.append(_run(call, loops_call) / loops_call)
-    finally:
-        if enabled:
-            gc.enable()
     return Timing(samples=mine, loops=loops_call), Timing(samples=theirs, loops=loops_other)
 
 
