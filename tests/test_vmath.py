@@ -20,6 +20,10 @@ mpmath = pytest.importorskip("mpmath")
 BOUND_ULP = 1.0
 VARIANTS = [v for v in ("baseline", "avx2", "avx512") if _dispatch.import_variant("_vmath", v)]
 EXACT = {"exp": mpmath.exp, "log": mpmath.log, "log1p": mpmath.log1p, "log1p_unit": mpmath.log1p}
+# The functions for float32 results, their bound (relative error) and the function whose
+# arguments they take.
+F4 = {"exp_f4": "exp", "log1p_unit_f4": "log1p_unit"}
+F4_BOUND = 2.0 ** -33
 
 
 @pytest.fixture(params=VARIANTS)
@@ -42,6 +46,7 @@ def log_uniform(rng, n, lo_exp, hi_exp, sign=1.0):
 
 def arguments(name, rng):
     n = 3000
+    name = F4.get(name, name)
     if name == "exp":
         x = [rng.uniform(-745.2, 709.8, n), rng.uniform(-1.0, 1.0, n), log_uniform(rng, n, -1074, 0),
              -log_uniform(rng, n, -1074, 0), [-745.13, -708.4, -708.39, 709.78, -0.5 * math.log(2),
@@ -74,7 +79,42 @@ def test_within_one_ulp_of_mpmath(vm, name):
     assert worst < BOUND_ULP, f"{name}({where!r}): {worst:.3g} ulp"
 
 
+@pytest.mark.parametrize("name", list(F4))
+def test_float32_results_functions_within_their_bound_of_mpmath(vm, name):
+    """exp_f4 and log1p_unit_f4 (kernels with float32 results) are within 2^-33 relative of the
+    exact result (a subnormal result, below 2^-1022, is measured against 2^-1041, which its
+    rounding, at most 2^-1075, passes).
+    With a float32 result's own rounding that is within 0.5 + 2^-9 ulp: the 1-ulp bound holds."""
+    x = arguments(name, np.random.default_rng(7))
+    got = apply(vm, name, x)
+    worst, where = 0.0, None
+    with mpmath.workdps(40):
+        for xi, gi in zip(x.tolist(), got.tolist()):
+            exact = EXACT[F4[name]](mpmath.mpf(xi))
+            err = float(abs(mpmath.mpf(gi) - exact) / max(abs(exact), mpmath.mpf(2) ** -1041))
+            if err > worst:
+                worst, where = err, xi
+    assert worst < F4_BOUND, f"{name}({where!r}): relative error 2^{math.log2(worst):.1f}"
+    # They are cheaper because they are less precise: were they fl_exp / fl_log1p_unit, the
+    # float32 kernels would gain nothing.
+    assert not np.array_equal(got, apply(vm, F4[name], x))
+
+
+def test_float32_results_functions_round_to_float32_within_one_ulp(vm):
+    """What they are for: rounded to float32, within 1 ulp of float32 of the exact result."""
+    rng = np.random.default_rng(8)
+    for name, x in (("exp_f4", rng.uniform(-103.0, 88.0, 4000)), ("log1p_unit_f4", rng.random(4000))):
+        got = apply(vm, name, x).astype(np.float32)
+        with mpmath.workdps(40):
+            worst = max(A.ulp_error(float(g), EXACT[F4[name]](mpmath.mpf(xi)), np.float32)
+                        for xi, g in zip(x.tolist(), got.tolist()))
+        assert worst <= 1.0, (name, worst)
+
+
 @pytest.mark.parametrize("name, x, expected", [
+    ("exp_f4", [-math.inf, math.inf, 0.0, -0.0, -746.0, 710.0, -1e4, 1e4],
+     [0.0, math.inf, 1.0, 1.0, 0.0, math.inf, 0.0, math.inf]),
+    ("log1p_unit_f4", [0.0, 1.0], [0.0, math.log(2.0)]),
     ("exp", [-math.inf, math.inf, 0.0, -0.0, -746.0, 710.0, -1e4, 1e4],
      [0.0, math.inf, 1.0, 1.0, 0.0, math.inf, 0.0, math.inf]),
     ("log", [0.0, -0.0, math.inf, -1.0, -math.inf, 1.0], [-math.inf, -math.inf, math.inf, math.nan, math.nan, 0.0]),
@@ -88,12 +128,12 @@ def test_special_values_as_c99(vm, name, x, expected):
         assert math.copysign(1.0, apply(vm, "log1p", [-0.0])[0]) == -1.0   # log1p(-0) = -0
 
 
-@pytest.mark.parametrize("name", list(EXACT))
+@pytest.mark.parametrize("name", list(EXACT) + list(F4))
 def test_nan_propagates(vm, name):
     assert np.isnan(apply(vm, name, [math.nan, 0.5, math.nan])).tolist() == [True, False, True]
 
 
-@pytest.mark.parametrize("name", list(EXACT))
+@pytest.mark.parametrize("name", list(EXACT) + list(F4))
 def test_vector_lanes_equal_the_scalar_code(vm, name):
     """A vectorized loop gives each element the bits a loop of one element gives (no lane effects)."""
     x = arguments(name, np.random.default_rng(3))[:997]
@@ -148,6 +188,7 @@ def test_fma_variants_give_each_other_bits_and_the_baseline_rounds_apart():
     rng = np.random.default_rng(5)
     args = {"exp": rng.uniform(-700.0, 700.0, 10**6), "log": np.exp(rng.uniform(-700, 700, 10**6)),
             "log1p": rng.uniform(-0.9, 10.0, 10**6), "log1p_unit": rng.uniform(0.0, 1.0, 10**6)}
+    args.update({"exp_f4": args["exp"], "log1p_unit_f4": args["log1p_unit"]})
     for name, x in args.items():
         results = {v: apply(_dispatch.import_variant("_vmath", v), name, x).view(np.uint64)
                    for v in ["baseline"] + fma}

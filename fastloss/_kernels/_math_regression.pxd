@@ -6,7 +6,7 @@ cgrad_hess_X (first and second derivative). All in double; NaN in gives NaN out.
 `cimport`-able by other Cython code (see fastloss/__init__.pxd).
 """
 from libc.math cimport fabs
-from fastloss._kernels._vmath cimport fl_exp, fl_log1p_unit
+from fastloss._kernels._vmath cimport fl_exp, fl_log1p_unit, fl_exp_f4, fl_log1p_unit_f4
 from fastloss._kernels._common cimport loss_grad_t, grad_hess_t, sign_nan
 
 # ---------------------------------------------------------------------------- mse: (y - p)^2
@@ -169,6 +169,14 @@ cdef inline double log_cosh_exp(double y, double p) noexcept nogil:
 cdef inline double log_cosh_log(double e) noexcept nogil:
     """l = log1p(e), the second of _log_cosh_from's two inputs."""
     return fl_log1p_unit(e)
+
+# For float32 results the kernels take e and l from these instead (see logistic_exp_f4 in
+# _math_binary.pxd).
+cdef inline double log_cosh_exp_f4(double y, double p) noexcept nogil:
+    return fl_exp_f4(-2.0 * fabs(p - y))
+
+cdef inline double log_cosh_log_f4(double e) noexcept nogil:
+    return fl_log1p_unit_f4(e)
 
 cdef inline log_cosh_t _log_cosh_from(double r, double e, double l) noexcept nogil:
     # e = log_cosh_exp(y, p) and l = log_cosh_log(e), r = p - y: the kernels compute a

@@ -2,7 +2,8 @@
 """Python access to the kernels' exp, log and log1p, for the tests (built per CPU variant)."""
 from cython.parallel cimport prange
 
-from fastloss._kernels._vmath cimport fl_exp, fl_log, fl_log1p, fl_log1p_unit, fl_log_either
+from fastloss._kernels._vmath cimport (fl_exp, fl_log, fl_log1p, fl_log1p_unit, fl_log_either,
+                                      fl_exp_f4, fl_log1p_unit_f4)
 
 cdef extern from *:
     """
@@ -19,26 +20,37 @@ cdef extern from *:
 HAS_FMA = bool(FL__HAS_FMA)
 
 
+NAMES = ("exp", "log", "log1p", "log1p_unit", "exp_f4", "log1p_unit_f4")
+
+
 def apply(str name, const double[::1] x, double[::1] out):
-    """out = name(x) elementwise, in a vectorized loop: exp, log, log1p, log1p_unit (x in [0, 1])."""
+    """out = name(x) elementwise, in a vectorized loop: exp, log, log1p, log1p_unit (x in [0, 1]),
+    and the float32 results' exp_f4 and log1p_unit_f4 (x in [0, 1])."""
     cdef Py_ssize_t i, n = x.shape[0]
-    if name not in ("exp", "log", "log1p", "log1p_unit"):
-        raise ValueError(f"name must be 'exp', 'log', 'log1p' or 'log1p_unit', got {name!r}")
+    if name not in NAMES:
+        raise ValueError(f"name must be one of {', '.join(map(repr, NAMES))}, got {name!r}")
     if out.shape[0] != n:
         raise ValueError(f"out has {out.shape[0]} elements, x has {n}")
+    cdef int which = NAMES.index(name)   # (no comparison of Python strings without the GIL)
     with nogil:
-        if name == "exp":
+        if which == 0:
             for i in range(n):
                 out[i] = fl_exp(x[i])
-        elif name == "log":
+        elif which == 1:
             for i in range(n):
                 out[i] = fl_log(x[i])
-        elif name == "log1p":
+        elif which == 2:
             for i in range(n):
                 out[i] = fl_log1p(x[i])
-        else:
+        elif which == 3:
             for i in range(n):
                 out[i] = fl_log1p_unit(x[i])
+        elif which == 4:
+            for i in range(n):
+                out[i] = fl_exp_f4(x[i])
+        else:
+            for i in range(n):
+                out[i] = fl_log1p_unit_f4(x[i])
 
 
 def apply_either(const double[::1] x, const unsigned char[::1] log1p_mode, double[::1] out):

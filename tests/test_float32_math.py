@@ -1,0 +1,100 @@
+"""Float32 predictions and the exp and log1p for float32 results.
+
+fl_exp_f4 and fl_log1p_unit_f4 (fastloss/_kernels/_vmath.h) are within 2^-33 relative: cheaper
+than fl_exp and fl_log1p_unit, and within float32's 1-ulp bound where a loss's formulas do not
+amplify their error. For float32 predictions log_cosh takes them everywhere and
+binary_cross_entropy_with_logits in the sub-blocks whose targets are all 0 or 1 (with soft
+targets its gradient is a difference that vanishes at y = sigmoid(z)); every other loss, and
+those sub-blocks with a soft target, keep the float64 functions (_elementwise.pyx.tp's
+FLOAT32_MATH). Each path is checked against the float64 kernels on the same (exactly widened)
+inputs, whose results are correct to about 2^-53:
+- with the float32 functions, a float32 result is within 1 ulp of the float64 one rounded, and
+  differs from it somewhere (where the 2^-33 error moves a rounding); a reduction (a float64 sum)
+  within 2^-32 relative, and not equal;
+- with the float64 functions, every result is the float64 kernel's, rounded, bitwise.
+A path that took the other functions fails.
+"""
+
+import numpy as np
+import pytest
+
+import fastloss as fl
+
+N = 100_000
+OPS = ["value", "none", "grad", "value_and_grad", "grad_hess"]
+
+
+def inputs(case, rng):
+    if case == "log_cosh":
+        return rng.standard_normal(N) * 3, rng.standard_normal(N) * 3
+    targets = rng.random(N) if case.endswith("soft") else (rng.random(N) < 0.5).astype(float)
+    return targets, rng.standard_normal(N) * 6
+
+
+CASES = {   # case -> (loss, parameters, takes the float32 functions)
+    "log_cosh": ("log_cosh", {}, True),
+    "bce_with_logits labels": ("binary_cross_entropy_with_logits", {}, True),
+    "bce_with_logits labels pos_weight": ("binary_cross_entropy_with_logits", {"pos_weight": 3.0}, True),
+    "bce_with_logits soft": ("binary_cross_entropy_with_logits", {}, False),
+    "focal labels": ("focal", {}, False),
+    "focal soft": ("focal", {"gamma": 1.5}, False),
+}
+
+
+def call(name, op, y, p, params, weights):
+    loss = fl.get(name)
+    kw = dict(params, sample_weight=weights)
+    if op == "value":
+        return [loss(y, p, **kw)]
+    if op == "none":
+        return [loss(y, p, reduction="none", **kw)]
+    if op == "grad":
+        return [loss.grad(y, p, **kw)]
+    if op == "value_and_grad":
+        return list(loss.value_and_grad(y, p, **kw))
+    return list(loss.grad_hess(y, p, **kw))
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("op", OPS)
+@pytest.mark.parametrize("case", list(CASES))
+def test_each_path_takes_the_functions_its_loss_states(case, op, n_threads, weighted):
+    name, params, float32_functions = CASES[case]
+    rng = np.random.default_rng(4)
+    y, p = inputs(case, rng)
+    y32, p32 = y.astype(np.float32), p.astype(np.float32)
+    w32 = rng.uniform(0.5, 2.0, N).astype(np.float32) if weighted else None
+    w = None if w32 is None else w32.astype(np.float64)
+    with fl.threads(n_threads):
+        got = call(name, op, y32, p32, params, w32)
+        exact = call(name, op, y32.astype(np.float64), p32.astype(np.float64), params, w)
+    differs = False
+    for g, e in zip(got, exact):
+        if isinstance(g, float):      # a reduction: a float64 sum of float32 elements
+            if float32_functions:
+                assert abs(g - e) <= 2.0 ** -32 * abs(e), (g, e)
+            differs |= g != e
+            continue
+        assert g.dtype == np.float32
+        e32 = e.astype(np.float32)
+        ulps = np.abs(g.astype(np.float64) - e32) / np.spacing(np.abs(e32))
+        assert ulps.max() <= 1.0, ulps.max()
+        differs |= not np.array_equal(g.view(np.uint32), e32.view(np.uint32))
+    # (one output may round alike throughout: log_cosh's gradient, +-1 beyond |r| ~ 9)
+    assert differs == float32_functions
+
+
+def test_a_soft_target_keeps_its_sub_block_on_the_float64_functions():
+    """The choice is per sub-block (256 elements), by its targets: one soft target among labels
+    puts its sub-block on fl_exp, and leaves the others on fl_exp_f4."""
+    rng = np.random.default_rng(6)
+    y = (rng.random(2 ** 16) < 0.5).astype(np.float32)
+    y[300] = 0.25                                   # in the second sub-block, [256, 512)
+    p = (rng.standard_normal(2 ** 16) * 6).astype(np.float32)
+    loss = fl.binary_cross_entropy_with_logits
+    got = loss(y, p, reduction="none")
+    exact = loss(y.astype(np.float64), p.astype(np.float64), reduction="none").astype(np.float32)
+    same = got == exact
+    assert same[256:512].all()
+    assert not same[512:].all()
