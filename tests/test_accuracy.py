@@ -7,7 +7,8 @@ Stated bounds (``fastloss.accuracy.BOUNDS``): in float64, 1 ulp for mse, mae, hu
 quantile (the residual is rounded once, the loss adds at most one more rounding) and 3 ulp for
 log_cosh (polynomials near 0, _vmath exp/log1p beyond; its second derivative carries exp's
 own < 1 ulp, 2.7 in a dense sweep); 1 ulp in float32 for every loss (the kernels compute
-in double and round once to float32). A loss without its own row gets DEFAULT_BOUND: 4 ulp in
+in double and round once to float32; log_cosh and binary_cross_entropy_with_logits' labels take
+exp and log1p to 2^-33 there, tests/test_float32_math.py). A loss without its own row gets DEFAULT_BOUND: 4 ulp in
 float64, 1 in float32. Classification (float64, as observed, see fastloss/accuracy.py): 2 ulp
 for squared_hinge, multiclass_hinge and kl_divergence (1.1 observed, from 21 before its
 kernel split near-equal terms into p - q and q phi(p/q)), 4 for the cross-entropies, 6 for
