@@ -85,16 +85,23 @@ def test_each_path_takes_the_functions_its_loss_states(case, op, n_threads, weig
     assert differs == float32_functions
 
 
-def test_a_soft_target_keeps_its_sub_block_on_the_float64_functions():
-    """The choice is per sub-block (256 elements), by its targets: one soft target among labels
-    puts its sub-block on fl_exp, and leaves the others on fl_exp_f4."""
+@pytest.mark.parametrize("op", ["none", "grad", "grad_hess"])
+def test_the_choice_is_per_element(op):
+    """A soft target among labels takes the float64 functions, and its neighbours (the same
+    sub-block of 256 elements) keep the float32 ones: an element's bits never depend on the
+    targets next to it, so slices, chunks and partitions give each element the same bits."""
     rng = np.random.default_rng(6)
-    y = (rng.random(2 ** 16) < 0.5).astype(np.float32)
-    y[300] = 0.25                                   # in the second sub-block, [256, 512)
-    p = (rng.standard_normal(2 ** 16) * 6).astype(np.float32)
-    loss = fl.binary_cross_entropy_with_logits
-    got = loss(y, p, reduction="none")
-    exact = loss(y.astype(np.float64), p.astype(np.float64), reduction="none").astype(np.float32)
-    same = got == exact
-    assert same[256:512].all()
-    assert not same[512:].all()
+    y = (rng.random(2 ** 14) < 0.5).astype(np.float32)
+    p = (rng.standard_normal(2 ** 14) * 6).astype(np.float32)
+    mixed = y.copy()
+    mixed[300] = 0.25                               # in the second sub-block, [256, 512)
+    mixed[2000:2256] = rng.random(256)              # a sub-block of soft targets only
+    name = "binary_cross_entropy_with_logits"
+    labels = call(name, op, y, p, {}, None)
+    got = call(name, op, mixed, p, {}, None)
+    exact = call(name, op, mixed.astype(np.float64), p.astype(np.float64), {}, None)
+    soft = (mixed != 0) & (mixed != 1)
+    for g, l, e in zip(got, labels, exact):
+        assert np.array_equal(g[~soft], l[~soft])   # the labels' bits, whatever their neighbours
+        assert np.array_equal(g[soft], e[soft].astype(np.float32))   # soft: float64 functions
+        assert not np.array_equal(g[~soft], e[~soft].astype(np.float32))

@@ -48,6 +48,17 @@ cdef inline double logistic_exp_f4(double y, double z) noexcept nogil:
 cdef inline double logistic_log_f4(double e) noexcept nogil:
     return fl_log1p_unit_f4(e)
 
+# For a run of float32 logits mixing labels and soft targets: the _f4 form for a label (y 0 or
+# 1), the float64 one otherwise, so each element gets the bits of its own kind (both computed,
+# then selected: see _logistic_from).
+cdef inline double logistic_exp_by_target(double y, double z) noexcept nogil:
+    cdef double soft = logistic_exp(y, z), label = logistic_exp_f4(y, z)
+    return label if (y == 0.0) | (y == 1.0) else soft
+
+cdef inline double logistic_log_by_target(double y, double e) noexcept nogil:
+    cdef double soft = logistic_log(e), label = logistic_log_f4(e)
+    return label if (y == 0.0) | (y == 1.0) else soft
+
 cdef inline logistic_t _logistic_from(double z, double e, double l) noexcept nogil:
     # e = logistic_exp(y, z) and l = logistic_log(e), passed in: the kernels compute a
     # sub-block's exps, then its logs, in loops of their own (see _elementwise.pyx.tp).
