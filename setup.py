@@ -57,8 +57,10 @@ NUMPY_TARGET = {"fastloss._kernels._buffers": "NPY_1_22_API_VERSION"}
 INLINED = {"fastloss._kernels._binary", "fastloss._kernels._regression"}
 INLINE_PARAMS = ["--param", "max-inline-insns-single=1000", "--param", "large-function-growth=2000",
                  "--param", "large-function-insns=20000", "--param", "inline-unit-growth=400"]
-# C headers the kernels include: a change to one rebuilds every extension.
-HEADERS = ["_vmath.h", "_omp_shim.h", "_lanes.h"]
+# C headers the kernels include: a change to one rebuilds the extensions that include it (every
+# extension, or those named in MODULE_HEADERS).
+HEADERS = ["_vmath.h", "_omp_shim.h"]
+MODULE_HEADERS = {"fastloss._kernels._multiclass": ["_lanes.h"]}
 # _parallel for the bandwidth probe (fastloss.bench.probe): its floor must use the same vector
 # width as the kernels it is compared with.
 DISPATCHED = {"fastloss._kernels._regression", "fastloss._kernels._binary",
@@ -212,7 +214,8 @@ def extensions():
             modules.append(Extension(
                 module, [str(Path("fastloss") / "_kernels" / target)],
                 include_dirs=[np.get_include(), str(KERNELS)],
-                depends=[str(Path("fastloss") / "_kernels" / header) for header in HEADERS],
+                depends=[str(Path("fastloss") / "_kernels" / header)
+                         for header in HEADERS + MODULE_HEADERS.get(name, [])],
                 define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")]
                 + ([("NPY_TARGET_VERSION", NUMPY_TARGET[name])] if name in NUMPY_TARGET else []),
                 extra_compile_args=compile_args + extra + (inline_params if name in INLINED else []),

@@ -6,7 +6,8 @@ amplify their error. For float32 predictions log_cosh takes them everywhere and
 binary_cross_entropy_with_logits in the sub-blocks whose targets are all 0 or 1 (with soft
 targets its gradient is a difference that vanishes at y = sigmoid(z)); every other loss, and
 those sub-blocks with a soft target, keep the float64 functions (_elementwise.pyx.tp's
-FLOAT32_MATH). Each path is checked against the float64 kernels on the same (exactly widened)
+FLOAT32_MATH). cross_entropy with labels and no smoothing takes fl_exp_f4 for its row
+exponentials (_multiclass.pyx's _exp_for_float32). Each path is checked against the float64 kernels on the same (exactly widened)
 inputs, whose results are correct to about 2^-53:
 - with the float32 functions, a float32 result is within 1 ulp of the float64 one rounded, and
   differs from it somewhere (where the 2^-33 error moves a rounding); a reduction (a float64 sum)
@@ -27,6 +28,14 @@ OPS = ["value", "none", "grad", "value_and_grad", "grad_hess"]
 def inputs(case, rng):
     if case == "log_cosh":
         return rng.standard_normal(N) * 3, rng.standard_normal(N) * 3
+    if case.startswith(("cross_entropy", "softmax_focal")):
+        k = 40 if "wide" in case else 10            # the row-wise blocks, or the narrow ones
+        n = N // k
+        logits = rng.standard_normal((n, k)) * 3
+        logits[::50] = np.round(logits[::50])         # ties at the row max
+        if "probabilities" in case:
+            return rng.dirichlet(np.ones(k), n), logits
+        return rng.integers(0, k, n), logits
     targets = rng.random(N) if case.endswith("soft") else (rng.random(N) < 0.5).astype(float)
     return targets, rng.standard_normal(N) * 6
 
@@ -38,6 +47,16 @@ CASES = {   # case -> (loss, parameters, takes the float32 functions)
     "bce_with_logits soft": ("binary_cross_entropy_with_logits", {}, False),
     "focal labels": ("focal", {}, False),
     "focal soft": ("focal", {"gamma": 1.5}, False),
+    # cross_entropy with labels, on each of its paths: narrow blocks (K < 28), row-wise blocks,
+    # row by row (class weights, ignore_index); smoothing and probabilities keep fl_exp
+    "cross_entropy": ("cross_entropy", {}, True),
+    "cross_entropy wide": ("cross_entropy", {}, True),
+    "cross_entropy class_weight": ("cross_entropy", {"class_weight": np.linspace(0.5, 2, 10)}, True),
+    "cross_entropy wide ignore_index": ("cross_entropy", {"ignore_index": 3}, True),
+    "cross_entropy smoothing": ("cross_entropy", {"label_smoothing": 0.1}, False),
+    "cross_entropy probabilities": ("cross_entropy", {}, False),
+    "softmax_focal": ("softmax_focal", {}, False),
+    "softmax_focal wide": ("softmax_focal", {"gamma": 1.5}, False),
 }
 
 
@@ -63,12 +82,14 @@ def test_each_path_takes_the_functions_its_loss_states(case, op, n_threads, weig
     name, params, float32_functions = CASES[case]
     rng = np.random.default_rng(4)
     y, p = inputs(case, rng)
-    y32, p32 = y.astype(np.float32), p.astype(np.float32)
-    w32 = rng.uniform(0.5, 2.0, N).astype(np.float32) if weighted else None
+    labels = y.dtype.kind == "i"
+    y32, p32 = (y if labels else y.astype(np.float32)), p.astype(np.float32)
+    w32 = rng.uniform(0.5, 2.0, len(y)).astype(np.float32) if weighted else None
     w = None if w32 is None else w32.astype(np.float64)
     with fl.threads(n_threads):
         got = call(name, op, y32, p32, params, w32)
-        exact = call(name, op, y32.astype(np.float64), p32.astype(np.float64), params, w)
+        exact = call(name, op, y if labels else y32.astype(np.float64), p32.astype(np.float64),
+                     params, w)
     differs = False
     for g, e in zip(got, exact):
         if isinstance(g, float):      # a reduction: a float64 sum of float32 elements
@@ -82,7 +103,13 @@ def test_each_path_takes_the_functions_its_loss_states(case, op, n_threads, weig
         assert ulps.max() <= 1.0, ulps.max()
         differs |= not np.array_equal(g.view(np.uint32), e32.view(np.uint32))
     # (one output may round alike throughout: log_cosh's gradient, +-1 beyond |r| ~ 9)
-    assert differs == float32_functions
+    if op == "none" and name == "cross_entropy":
+        # A row loss log1p(rest) + (m - z_y) takes the 2^-33 error of rest only through a
+        # log1p, so its rounding moves about once in 10^4 rows: too rarely to see here. These
+        # rows come from the block code the "value" op runs (and checks), which stores them.
+        assert differs <= float32_functions
+    else:
+        assert differs == float32_functions
 
 
 @pytest.mark.parametrize("op", ["none", "grad", "grad_hess"])

@@ -1,4 +1,5 @@
-/* The lane loops of the multiclass rows (_row_max and _row_rest in _multiclass.pyx).
+/* The lane loops of the multiclass rows (_row_max and _exp_row in _multiclass.pyx), and the
+ * column loop of its narrow blocks.
  *
  * Why C: written in Cython, gcc unrolls the loop over the lanes before it vectorizes and is
  * left with a branch per lane; at K = 1000 the two loops took half of cross_entropy's time.
@@ -12,7 +13,10 @@
 #ifndef FASTLOSS_LANES_H
 #define FASTLOSS_LANES_H
 
+#include <math.h>
 #include <stddef.h>
+
+#include "_vmath.h"
 
 #if defined(__GNUC__) || defined(__clang__)
 #define FL__NOINLINE __attribute__((noinline))
@@ -22,11 +26,12 @@
 
 #define FL_LANES 8   /* _common.pxd's LANES (_multiclass checks at import that they agree) */
 
-/* top[l] = max(top[l], z[i + l]) over i < body (a multiple of FL_LANES); NaN is skipped. */
+/* top[l] = max(top[l], z[i + l]) over i < body (a multiple of FL_LANES); NaN is skipped. The
+ * lanes are of z's own type: a maximum is exact, and float32 lanes need no conversion. */
 #define FL__LANES_MAX(T, NAME)                                                              \
 static inline void NAME(const T* z, ptrdiff_t body, double* top) {                         \
-    double t[FL_LANES];                                                                     \
-    for (int l = 0; l < FL_LANES; l++) t[l] = top[l];                                       \
+    T t[FL_LANES];                                                                          \
+    for (int l = 0; l < FL_LANES; l++) t[l] = (T) top[l];                                   \
     for (ptrdiff_t i = 0; i < body; i += FL_LANES) {                                        \
         _Pragma("omp simd")                                                                 \
         for (int l = 0; l < FL_LANES; l++) {                                                \
@@ -37,29 +42,91 @@ static inline void NAME(const T* z, ptrdiff_t body, double* top) {              
     for (int l = 0; l < FL_LANES; l++) top[l] = t[l];                                       \
 }
 
-/* acc[l] += e[i + l] where z[i + l] != m, and ties[l] += 1 where z[i + l] == m, over i < body
- * (a multiple of FL_LANES), in increasing i. Not inlined: inlined into the row loops, gcc
- * leaves a branch in this loop body ("control flow in loop") and runs it scalar. */
-#define FL__LANES_REST(T, NAME)                                                             \
-static FL__NOINLINE void NAME(const T* z, const double* e, ptrdiff_t body, double m, double* acc, \
-                        double* ties) {                                                     \
-    double a[FL_LANES], n[FL_LANES];                                                        \
+/* The shifted logit v - m for the row max m; with m = +inf the limit (0 for +inf, -inf
+ * otherwise, NaN kept), as selects: _multiclass's _shifted. */
+static inline double fl__shifted(double v, double m) {
+    double limit = v == INFINITY ? 0.0 : -INFINITY;
+    limit = v != v ? v : limit;
+    return m == INFINITY ? limit : v - m;
+}
+
+/* One row's softmax exponentials and their lane sums, in one pass: e[i] = EXP(z[i] - m) for
+ * i < K, and acc[l] += e[i] where z[i] != m, ties[l] += 1 where z[i] == m (lane l = i % FL_LANES,
+ * in increasing i). A group of lanes is widened to double apart (a loop mixing float and double
+ * vectors runs at the float width); the last, partial group is padded with -inf (exp 0, not a
+ * tie; adding +0 leaves a lane's bits), so it vectorizes too. A row whose max is +inf has
+ * exponentials 1 (+inf), NaN or 0: exp of fl__shifted, without the exp. EXP is fl_exp, or
+ * fl_exp_f4 where the results are rounded to float32 (_multiclass's _exp_for_float32). */
+#define FL__LANES_EXP_REST(T, EXP, NAME)                                                    \
+static FL__NOINLINE void NAME(const T* z, double* e, ptrdiff_t K, double m, double* acc,    \
+                              double* ties) {                                               \
+    double a[FL_LANES], n[FL_LANES], x[FL_LANES], zd[FL_LANES];                             \
     for (int l = 0; l < FL_LANES; l++) { a[l] = acc[l]; n[l] = ties[l]; }                   \
-    for (ptrdiff_t i = 0; i < body; i += FL_LANES) {                                        \
-        _Pragma("omp simd")                                                                 \
-        for (int l = 0; l < FL_LANES; l++) {                                                \
-            double v = e[i + l];   /* read unconditionally: a select, not a branch */     \
-            int top = z[i + l] == m;                                                        \
-            a[l] += top ? 0.0 : v;                                                          \
-            n[l] += top ? 1.0 : 0.0;                                                        \
+    if (m == INFINITY) {                                                                    \
+        for (ptrdiff_t i = 0; i < K; i++) {                                                 \
+            double v = z[i];                                                                \
+            int top = v == m;                                                               \
+            e[i] = top ? 1.0 : (v != v ? v : 0.0);                                          \
+            a[i % FL_LANES] += top ? 0.0 : e[i];                                            \
+            n[i % FL_LANES] += top ? 1.0 : 0.0;                                             \
+        }                                                                                   \
+    } else {                                                                                \
+        ptrdiff_t body = K - K % FL_LANES;                                                  \
+        for (ptrdiff_t i = 0; i < body; i += FL_LANES) {                                    \
+            for (int l = 0; l < FL_LANES; l++) zd[l] = z[i + l];                            \
+            _Pragma("omp simd")                                                             \
+            for (int l = 0; l < FL_LANES; l++) {                                            \
+                double v = zd[l];                                                           \
+                double ex = EXP(v - m);                                                     \
+                int top = v == m;                                                           \
+                e[i + l] = ex;                                                              \
+                a[l] += top ? 0.0 : ex;                                                     \
+                n[l] += top ? 1.0 : 0.0;                                                    \
+            }                                                                               \
+        }                                                                                   \
+        if (body < K) {                                                                     \
+            for (int l = 0; l < FL_LANES; l++) zd[l] = body + l < K ? z[body + l] : -INFINITY; \
+            _Pragma("omp simd")                                                             \
+            for (int l = 0; l < FL_LANES; l++) {                                            \
+                double v = zd[l];                                                           \
+                double ex = EXP(v - m);                                                     \
+                int top = v == m;                                                           \
+                x[l] = ex;                                                                  \
+                a[l] += top ? 0.0 : ex;                                                     \
+                n[l] += top ? 1.0 : 0.0;                                                    \
+            }                                                                               \
+            for (ptrdiff_t i = body; i < K; i++) e[i] = x[i - body];                        \
         }                                                                                   \
     }                                                                                       \
     for (int l = 0; l < FL_LANES; l++) { acc[l] = a[l]; ties[l] = n[l]; }                   \
 }
 
+/* The same for one class of a block of n rows stored column-wise (_multiclass's narrow blocks):
+ * lane[i] += EXP(zt[i] - m[i]) where zt[i] != m[i], ties[i] += 1 where zt[i] == m[i], and, with
+ * STORE, e[i] = the exponential. */
+#define FL__COLUMN_EXP_REST(EXP, STORE, NAME)                                               \
+static FL__NOINLINE void NAME(const double* restrict zt, const double* restrict m,          \
+                              ptrdiff_t n, double* restrict lane, double* restrict ties,    \
+                              double* restrict e) {                                         \
+    _Pragma("omp simd")                                                                     \
+    for (ptrdiff_t i = 0; i < n; i++) {                                                     \
+        double v = zt[i];                                                                   \
+        double ex = EXP(fl__shifted(v, m[i]));                                              \
+        int top = v == m[i];                                                                \
+        lane[i] += top ? 0.0 : ex;                                                          \
+        ties[i] += top ? 1.0 : 0.0;                                                         \
+        if (STORE) e[i] = ex;                                                               \
+    }                                                                                       \
+}
+
 FL__LANES_MAX(double, fl_lanes_max_f8)
 FL__LANES_MAX(float, fl_lanes_max_f4)
-FL__LANES_REST(double, fl_lanes_rest_f8)
-FL__LANES_REST(float, fl_lanes_rest_f4)
+FL__LANES_EXP_REST(double, fl_exp, fl_lanes_exp_rest_f8)
+FL__LANES_EXP_REST(float, fl_exp, fl_lanes_exp_rest_f4)
+FL__LANES_EXP_REST(float, fl_exp_f4, fl_lanes_exp_f4_rest_f4)
+FL__COLUMN_EXP_REST(fl_exp, 1, fl_column_exp_rest_store)
+FL__COLUMN_EXP_REST(fl_exp, 0, fl_column_exp_rest)
+FL__COLUMN_EXP_REST(fl_exp_f4, 1, fl_column_exp_f4_rest_store)
+FL__COLUMN_EXP_REST(fl_exp_f4, 0, fl_column_exp_f4_rest)
 
 #endif

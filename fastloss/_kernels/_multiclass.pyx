@@ -22,7 +22,7 @@ from libc.math cimport INFINITY, NAN, log, pow
 from libc.stdlib cimport malloc, calloc, free
 
 from fastloss._kernels._common cimport BLOCK, LANES, combine_lanes, pairwise_sum
-from fastloss._kernels._vmath cimport fl_exp, fl_log, fl_log1p
+from fastloss._kernels._vmath cimport fl_log, fl_log1p
 cimport numpy as cnp
 from fastloss._kernels._fastpath cimport (FAST_VALUE, FAST_GRAD, FAST_VALUE_AND_GRAD,
                                           FAST_GRAD_HESS, ready,
@@ -34,10 +34,20 @@ cdef extern from "_lanes.h" nogil:
     enum: FL_LANES
     void fl_lanes_max_f8(const double* z, Py_ssize_t body, double* top)
     void fl_lanes_max_f4(const float* z, Py_ssize_t body, double* top)
-    void fl_lanes_rest_f8(const double* z, const double* e, Py_ssize_t body, double m,
-                          double* acc, double* ties)
-    void fl_lanes_rest_f4(const float* z, const double* e, Py_ssize_t body, double m,
-                          double* acc, double* ties)
+    void fl_lanes_exp_rest_f8(const double* z, double* e, Py_ssize_t K, double m,
+                              double* acc, double* ties)
+    void fl_lanes_exp_rest_f4(const float* z, double* e, Py_ssize_t K, double m,
+                              double* acc, double* ties)
+    void fl_lanes_exp_f4_rest_f4(const float* z, double* e, Py_ssize_t K, double m,
+                                 double* acc, double* ties)
+    void fl_column_exp_rest_store(const double* zt, const double* m, Py_ssize_t n,
+                                  double* lane, double* ties, double* e)
+    void fl_column_exp_rest(const double* zt, const double* m, Py_ssize_t n,
+                            double* lane, double* ties, double* e)
+    void fl_column_exp_f4_rest_store(const double* zt, const double* m, Py_ssize_t n,
+                                     double* lane, double* ties, double* e)
+    void fl_column_exp_f4_rest(const double* zt, const double* m, Py_ssize_t n,
+                               double* lane, double* ties, double* e)
 
 if FL_LANES != LANES:
     raise ImportError("_lanes.h's FL_LANES must equal _common.pxd's LANES")
@@ -129,58 +139,49 @@ cdef inline double _row_max(const floating* z, Py_ssize_t K) noexcept nogil:
     return m
 
 
-cdef inline void _row_shift(const floating* z, Py_ssize_t K, double m, double* out) noexcept nogil:
-    """out[j] = z[j] - m (the argument of the row's exponentials)."""
-    cdef Py_ssize_t j
-    if m == INFINITY:          # +inf logits share the probability mass equally (the limit)
-        for j in range(K):
-            out[j] = _shifted(z[j], m)
-    else:                      # NaN propagates through exp (and an all -inf row gives NaN)
-        for j in range(K):
-            out[j] = z[j] - m
-
-
 cdef inline double _rest_or_nan(double rest, double m) noexcept nogil:
     """NaN for a row whose max is -inf (all -inf: no softmax), so every result of the row is
     NaN, as in PyTorch; otherwise rest. (An all-NaN row is NaN already.)"""
     return NAN if m == -INFINITY else rest
 
 
-cdef inline double _row_rest(const floating* z, const double* e, Py_ssize_t K,
-                             double m) noexcept nogil:
-    """sum of e - 1, without the max's exact 1: e over the classes below the max, plus 1 for
-    each further tie (a class is "the max" where z[j] == m). Fixed lanes, an order set by K."""
-    cdef Py_ssize_t i, l, body = K - K % LANES
-    cdef double acc[LANES]
-    cdef double ties[LANES]
-    for l in range(LANES):
-        acc[l] = 0.0
-        ties[l] = 0.0
-    if body > 0:               # (a call: see _lanes.h)
-        if floating is float:
-            fl_lanes_rest_f4(z, e, body, m, acc, ties)
-        else:
-            fl_lanes_rest_f8(z, e, body, m, acc, ties)
-    for i in range(body, K):
-        acc[i - body] += 0.0 if z[i] == m else e[i]
-        ties[i - body] += 1.0 if z[i] == m else 0.0
-    return _rest_or_nan(combine_lanes(acc) + (combine_lanes(ties) - 1.0), m)
+cdef inline bint _exp_for_float32(const rows_t* R) noexcept nogil:
+    """Whether float32 logits take fl_exp_f4 (relative error 2^-33, no division) for the row
+    exponentials: cross_entropy with labels and no smoothing. Its loss log1p(rest) + (m - z_y)
+    adds two terms >= 0 and its gradient is p_j = e_j / S, or p_y - 1 with p_y <= 1/2, or
+    -rest / S, so a 2^-33 error in each e stays far below float32's rounding. Probability
+    targets and label smoothing keep fl_exp: their gradient A p_j - a_j vanishes where p_j =
+    a_j / A, where 2^-33 of p_j is many float32 ulp (as binary cross-entropy's soft targets).
+    softmax_focal keeps it too: its Hessian crosses 0, as the binary focal's does
+    (_elementwise.pyx.tp's FLOAT32_MATH)."""
+    return R.kind == CROSS_ENTROPY and R.labels != NULL and R.smoothing == 0.0
 
 
-cdef inline double _exp_row(const floating* z, Py_ssize_t K, double* e,
+cdef inline double _exp_row(const rows_t* R, const floating* z, Py_ssize_t K, double* e,
                             double* m_out) noexcept nogil:
-    """e[j] = exp(z[j] - m), m = max z; returns rest = sum of e - 1 (see _row_rest).
+    """e[j] = exp(z[j] - m), m = max z; returns rest = sum of e - 1: the e of the classes below
+    the max, plus 1 for each further tie (a class is "the max" where z[j] == m), in fixed lanes
+    (an order set by K; see _lanes.h).
 
     Leaving the max's exact 1 out of rest keeps log1p(rest) and 1 - p = rest / (1 + rest) at
     full precision when p -> 1. NaN in z makes rest NaN.
     """
-    cdef Py_ssize_t j
+    cdef Py_ssize_t l
+    cdef double acc[LANES]
+    cdef double ties[LANES]
     cdef double m = _row_max(z, K)
-    _row_shift(z, K, m, e)
-    for j in range(K):
-        e[j] = fl_exp(e[j])
+    for l in range(LANES):
+        acc[l] = 0.0
+        ties[l] = 0.0
+    if floating is float:
+        if _exp_for_float32(R):
+            fl_lanes_exp_f4_rest_f4(z, e, K, m, acc, ties)
+        else:
+            fl_lanes_exp_rest_f4(z, e, K, m, acc, ties)
+    else:
+        fl_lanes_exp_rest_f8(z, e, K, m, acc, ties)
     m_out[0] = m
-    return _row_rest(z, e, K, m)
+    return _rest_or_nan(combine_lanes(acc) + (combine_lanes(ties) - 1.0), m)
 
 
 cdef inline void _store(floating* g, floating* h, Py_ssize_t j, double gj, double hj,
@@ -216,7 +217,7 @@ cdef inline double _row_cross_entropy(const rows_t* R, const floating* z, Py_ssi
                                       double gscale, double hweight) noexcept nogil:
     cdef Py_ssize_t K = R.n_classes, j
     cdef double m, rest, log_s, inv_s, loss = 0.0, total_a = 0.0, a, p, q
-    rest = _exp_row(z, K, e, &m)
+    rest = _exp_row(R, z, K, e, &m)
     log_s = fl_log1p(rest)
     if t == NULL and R.smoothing == 0.0:
         a = 1.0 if R.class_weight == NULL else R.class_weight[label]
@@ -713,13 +714,6 @@ cdef void _block_kl(const rows_t* R, const floating* z, const double* t, floatin
 
 # ------------------------------------------------------------------------------ the driver
 
-cdef inline double _shift_select(double z, double m) noexcept nogil:
-    """_shifted(z, m) as selects only (for loops that must vectorize): the same value."""
-    cdef double limit = 0.0 if z == INFINITY else -INFINITY
-    limit = z if z != z else limit
-    return limit if m == INFINITY else z - m
-
-
 cdef inline void _ce_labels_finish(const rows_t* R, const floating* z, floating* out,
                                    floating* g, floating* h, Py_ssize_t start, Py_ssize_t n,
                                    const double* e, Py_ssize_t stride_j, Py_ssize_t stride_i,
@@ -804,6 +798,21 @@ cdef inline void _softmax_labels_finish(const rows_t* R, const floating* z, floa
                              loss_sum, weight_sum)
 
 
+cdef inline void _column_exp_rest(bint f4, const double* zt, const double* m, Py_ssize_t n,
+                                  double* lane, double* ties, double* e) noexcept nogil:
+    """One class of a narrow block (_lanes.h's column loop), with fl_exp_f4 if f4; the
+    exponentials are stored in e unless it is NULL."""
+    if f4:
+        if e != NULL:
+            fl_column_exp_f4_rest_store(zt, m, n, lane, ties, e)
+        else:
+            fl_column_exp_f4_rest(zt, m, n, lane, ties, e)
+    elif e != NULL:
+        fl_column_exp_rest_store(zt, m, n, lane, ties, e)
+    else:
+        fl_column_exp_rest(zt, m, n, lane, ties, e)
+
+
 cdef void _block_softmax_labels_narrow(const rows_t* R, const floating* z, floating* out,
                                        floating* g, floating* h, Py_ssize_t start, Py_ssize_t stop,
                                        double* scratch, double* loss_sum,
@@ -812,7 +821,7 @@ cdef void _block_softmax_labels_narrow(const rows_t* R, const floating* z, float
 
     With K = 10 a row is too short to vectorize along (its max, shift and lane sums cost more
     than its exponentials), so the block is transposed into scratch (class j of row i at
-    j * n + i) and every phase runs down a column, across the rows. _row_rest's lanes are kept:
+    j * n + i) and every phase runs down a column, across the rows. _exp_row's lanes are kept:
     class j goes to lane j % LANES of its row, in increasing j, then combine_lanes.
     """
     cdef Py_ssize_t K = R.n_classes, n = stop - start, i, j, l
@@ -822,46 +831,27 @@ cdef void _block_softmax_labels_narrow(const rows_t* R, const floating* z, float
     cdef double* rest = m + n             # (n,) sum of e - 1
     cdef double* log_s = rest + n         # (n,) log1p(rest)
     cdef double* ties = log_s + n         # (n,) classes equal to the max
-    cdef double* lanes = ties + n         # (LANES, n) _row_rest's accumulators
+    cdef double* lanes = ties + n         # (LANES, n) _exp_row's accumulators
     cdef const floating* zb = z + start * K
-    cdef double v, x
-    cdef bint top
+    cdef double v
     # cross_entropy's value reads no exponential after this pass (softmax_focal's rows do)
     cdef bint keep_e = g != NULL or h != NULL or R.kind != CROSS_ENTROPY
+    cdef bint f4 = floating is float and _exp_for_float32(R)
     for j in range(K):                    # strided reads, contiguous writes
         for i in range(n):
             zt[j * n + i] = zb[i * K + j]
     for i in range(n):
         m[i] = -INFINITY
         ties[i] = 0.0
-    for l in range(K * n, LANES * n):     # lanes no class reaches (K < LANES); the others are
-        lanes[l] = 0.0                    # set by their first class below, not zeroed first
+    for l in range(LANES * n):
+        lanes[l] = 0.0
     for j in range(K):                    # the max ignores NaN, in any order: exact
         for i in range(n):
             v = zt[j * n + i]
             m[i] = v if v > m[i] else m[i]
-    for j in range(K):                    # shift, exp and _row_rest's lanes in one pass
-        l = j % LANES
-        # Two loops, not one: a select between 0 and the lane's old value (j < LANES) stops gcc
-        # vectorizing this loop (3.5x slower, measured).
-        if j < LANES:                     # 0 + x is x: a lane's first term is stored as it is
-            for i in range(n):
-                v = zt[j * n + i]
-                x = fl_exp(_shift_select(v, m[i]))
-                top = v == m[i]
-                lanes[l * n + i] = 0.0 if top else x
-                ties[i] += 1.0 if top else 0.0
-                if keep_e:
-                    e[j * n + i] = x
-        else:
-            for i in range(n):
-                v = zt[j * n + i]
-                x = fl_exp(_shift_select(v, m[i]))
-                top = v == m[i]
-                lanes[l * n + i] += 0.0 if top else x
-                ties[i] += 1.0 if top else 0.0
-                if keep_e:
-                    e[j * n + i] = x
+    for j in range(K):                    # shift, exp and _exp_row's lanes in one pass
+        _column_exp_rest(f4, zt + j * n, m, n, lanes + (j % LANES) * n, ties,
+                         e + j * n if keep_e else NULL)
     for i in range(n):
         rest[i] = ((((lanes[i] + lanes[n + i]) + (lanes[2 * n + i] + lanes[3 * n + i]))
                     + ((lanes[4 * n + i] + lanes[5 * n + i]) + (lanes[6 * n + i] + lanes[7 * n + i])))
@@ -880,27 +870,20 @@ cdef void _block_softmax_labels(const rows_t* R, const floating* z, floating* ou
     """_block for the softmax losses' common calls: cross_entropy with labels, no smoothing, no
     class weights, no ignore_index; softmax_focal (every call: it has no row-by-row path).
 
-    The same math as _row_cross_entropy (the same functions, so the same bits), done a phase at a time over all the rows of the block: the exponentials of every row in one long loop and
-    the row log1p's in another, which vectorize across rows; row by row, a row of K = 10 spends
-    more on loop overhead and on the latency of its log1p than on its exponentials.
+    The same math as _row_cross_entropy (the same functions, so the same bits), done a phase
+    at a time over all the rows of the block: each row's exponentials and their sum (_exp_row),
+    then the row log1p's in one loop, which vectorizes across rows; then the row losses.
     """
-    cdef Py_ssize_t K = R.n_classes, n = stop - start, i, j
-    cdef double* e = scratch              # (n, K) shifted logits, then their exponentials
+    cdef Py_ssize_t K = R.n_classes, n = stop - start, i
+    cdef double* e = scratch              # (n, K) the exponentials
     cdef double* m = scratch + n * K      # (n,) row maxima
     cdef double* rest = m + n             # (n,) sum of e - 1
     cdef double* log_s = rest + n         # (n,) log1p(rest)
-    cdef const floating* zi
     if K < NARROW_K:
         _block_softmax_labels_narrow(R, z, out, g, h, start, stop, scratch, loss_sum, weight_sum)
         return
     for i in range(n):
-        zi = z + (start + i) * K
-        m[i] = _row_max(zi, K)
-        _row_shift(zi, K, m[i], e + i * K)
-    for j in range(n * K):
-        e[j] = fl_exp(e[j])
-    for i in range(n):
-        rest[i] = _row_rest(z + (start + i) * K, e + i * K, K, m[i])
+        rest[i] = _exp_row(R, z + (start + i) * K, K, e + i * K, &m[i])
     for i in range(n):
         log_s[i] = fl_log1p(rest[i])
     _softmax_labels_finish(R, z, out, g, h, start, n, e, 1, K, m, rest, log_s, loss_sum,
