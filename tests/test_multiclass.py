@@ -931,3 +931,28 @@ def test_block_paths_nan_only_in_its_row(name, targets, dtype):
     g = loss.grad(y, q, reduction="sum")
     assert np.array_equal(np.isnan(g), np.isnan(q))
     assert math.isnan(loss(y, q)) and math.isnan(loss(y, q, reduction="sum"))
+
+
+@pytest.mark.parametrize("K", [3, 9, 39, 999])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["cross_entropy", "softmax_focal"])
+def test_rows_far_below_their_max_take_the_full_exp_with_the_same_bits(name, K, dtype):
+    # A row whose logits all lie within 708 of its max takes the "normal" exp of _vmath.h (no
+    # clamp, one scaling; a narrow block takes it if all its rows do). A class 10^4 below the
+    # max sends the row (or its block) to the full exp; that class's exponential is 0, so every
+    # other result keeps its bits: the two exps agree wherever both apply.
+    rng = np.random.default_rng(K)
+    n = 600
+    z = (rng.standard_normal((n, K)) * 4).astype(dtype)
+    y = rng.integers(0, K, n)
+    far = np.hstack([z, np.full((n, 1), -1e4, dtype)])
+    loss = fl.get(name)
+    for threads in (1, 2):
+        with fl.threads(threads):
+            np.testing.assert_array_equal(loss(y, far, reduction="none"),
+                                          loss(y, z, reduction="none"))
+            g_far, h_far = loss.grad_hess(y, far)
+            g, h = loss.grad_hess(y, z)
+            np.testing.assert_array_equal(g_far[:, :K], g)
+            np.testing.assert_array_equal(h_far[:, :K], h)
+            assert not g_far[:, K].any()

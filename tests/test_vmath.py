@@ -111,6 +111,22 @@ def test_float32_results_functions_round_to_float32_within_one_ulp(vm):
         assert worst <= 1.0, (name, worst)
 
 
+@pytest.mark.parametrize("name", ["exp", "exp_f4"])
+def test_normal_exp_gives_the_full_functions_bits_in_its_range(vm, name):
+    """fl_exp_normal and fl_exp_f4_normal (one scaling, no clamp) are fl_exp's and fl_exp_f4's
+    bits wherever 2^k is normal, x in [-708, 709], tiny arguments and both ends included: the
+    softmax rows choose between them by the row's range, so the choice may not show."""
+    rng = np.random.default_rng(9)
+    x = np.concatenate([rng.uniform(-708.0, 709.0, 20000), rng.uniform(-708.0, -700.0, 5000),
+                        log_uniform(rng, 3000, -1074, 9, -1.0), log_uniform(rng, 3000, -1074, 9),
+                        [-708.0, 709.0, 0.0, -0.0, 5e-324, -5e-324, -0.5 * math.log(2)]])
+    x = x[(x >= -708.0) & (x <= 709.0)]
+    full = apply(vm, name, x)
+    np.testing.assert_array_equal(apply(vm, name + "_normal", x).view(np.uint64),
+                                  full.view(np.uint64))
+    assert np.isnan(apply(vm, name + "_normal", [math.nan, -1.0])).tolist() == [True, False]
+
+
 @pytest.mark.parametrize("name, x, expected", [
     ("exp_f4", [-math.inf, math.inf, 0.0, -0.0, -746.0, 710.0, -1e4, 1e4],
      [0.0, math.inf, 1.0, 1.0, 0.0, math.inf, 0.0, math.inf]),

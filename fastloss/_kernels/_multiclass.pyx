@@ -32,22 +32,31 @@ cnp.import_array()
 
 cdef extern from "_lanes.h" nogil:
     enum: FL_LANES
-    void fl_lanes_max_f8(const double* z, Py_ssize_t body, double* top)
-    void fl_lanes_max_f4(const float* z, Py_ssize_t body, double* top)
-    void fl_lanes_exp_rest_f8(const double* z, double* e, Py_ssize_t K, double m,
+    void fl_lanes_range_f8(const double* z, Py_ssize_t body, double* top, double* bottom)
+    void fl_lanes_range_f4(const float* z, Py_ssize_t body, double* top, double* bottom)
+    bint fl__normal_exp_row(double m, double lo)
+    void fl_lanes_exp_rest_f8(const double* z, double* e, Py_ssize_t K, double m, double lo,
                               double* acc, double* ties)
-    void fl_lanes_exp_rest_f4(const float* z, double* e, Py_ssize_t K, double m,
+    void fl_lanes_exp_rest_f4(const float* z, double* e, Py_ssize_t K, double m, double lo,
                               double* acc, double* ties)
-    void fl_lanes_exp_f4_rest_f4(const float* z, double* e, Py_ssize_t K, double m,
+    void fl_lanes_exp_f4_rest_f4(const float* z, double* e, Py_ssize_t K, double m, double lo,
                                  double* acc, double* ties)
-    void fl_column_exp_rest_store(const double* zt, const double* m, Py_ssize_t n,
-                                  double* lane, double* ties, double* e)
-    void fl_column_exp_rest(const double* zt, const double* m, Py_ssize_t n,
-                            double* lane, double* ties, double* e)
-    void fl_column_exp_f4_rest_store(const double* zt, const double* m, Py_ssize_t n,
-                                     double* lane, double* ties, double* e)
-    void fl_column_exp_f4_rest(const double* zt, const double* m, Py_ssize_t n,
-                               double* lane, double* ties, double* e)
+    void fl_column_exp_rest_store(const double* zt, const double* m, Py_ssize_t n, double* lane,
+                                  double* ties, double* e)
+    void fl_column_exp_rest(const double* zt, const double* m, Py_ssize_t n, double* lane,
+                            double* ties, double* e)
+    void fl_column_exp_f4_rest_store(const double* zt, const double* m, Py_ssize_t n, double* lane,
+                                     double* ties, double* e)
+    void fl_column_exp_f4_rest(const double* zt, const double* m, Py_ssize_t n, double* lane,
+                               double* ties, double* e)
+    void fl_column_exp_normal_rest_store(const double* zt, const double* m, Py_ssize_t n,
+                                         double* lane, double* ties, double* e)
+    void fl_column_exp_normal_rest(const double* zt, const double* m, Py_ssize_t n, double* lane,
+                                   double* ties, double* e)
+    void fl_column_exp_f4_normal_rest_store(const double* zt, const double* m, Py_ssize_t n,
+                                            double* lane, double* ties, double* e)
+    void fl_column_exp_f4_normal_rest(const double* zt, const double* m, Py_ssize_t n,
+                                      double* lane, double* ties, double* e)
 
 if FL_LANES != LANES:
     raise ImportError("_lanes.h's FL_LANES must equal _common.pxd's LANES")
@@ -119,23 +128,29 @@ cdef inline double _shifted(double z, double m) noexcept nogil:
     return z - m
 
 
-cdef inline double _row_max(const floating* z, Py_ssize_t K) noexcept nogil:
-    """max z over the row (NaN ignored, -inf for an all-NaN row), by lanes so it vectorizes."""
+cdef inline double _row_range(const floating* z, Py_ssize_t K, double* lo) noexcept nogil:
+    """max z over the row (NaN ignored, -inf for an all-NaN row), and its min in lo (+inf for an
+    all-NaN row), by lanes so it vectorizes."""
     cdef Py_ssize_t i, l, body = K - K % LANES
     cdef double top[LANES]
+    cdef double bottom[LANES]
     cdef double m, v
     for l in range(LANES):
         top[l] = -INFINITY
+        bottom[l] = INFINITY
     if floating is float:
-        fl_lanes_max_f4(z, body, top)
+        fl_lanes_range_f4(z, body, top, bottom)
     else:
-        fl_lanes_max_f8(z, body, top)
+        fl_lanes_range_f8(z, body, top, bottom)
     for i in range(body, K):
         v = z[i]
         top[0] = v if v > top[0] else top[0]
+        bottom[0] = v if v < bottom[0] else bottom[0]
     m = top[0]
+    lo[0] = bottom[0]
     for l in range(1, LANES):
         m = top[l] if top[l] > m else m
+        lo[0] = bottom[l] if bottom[l] < lo[0] else lo[0]
     return m
 
 
@@ -169,17 +184,18 @@ cdef inline double _exp_row(const rows_t* R, const floating* z, Py_ssize_t K, do
     cdef Py_ssize_t l
     cdef double acc[LANES]
     cdef double ties[LANES]
-    cdef double m = _row_max(z, K)
+    cdef double lo
+    cdef double m = _row_range(z, K, &lo)
     for l in range(LANES):
         acc[l] = 0.0
         ties[l] = 0.0
     if floating is float:
         if _exp_for_float32(R):
-            fl_lanes_exp_f4_rest_f4(z, e, K, m, acc, ties)
+            fl_lanes_exp_f4_rest_f4(z, e, K, m, lo, acc, ties)
         else:
-            fl_lanes_exp_rest_f4(z, e, K, m, acc, ties)
+            fl_lanes_exp_rest_f4(z, e, K, m, lo, acc, ties)
     else:
-        fl_lanes_exp_rest_f8(z, e, K, m, acc, ties)
+        fl_lanes_exp_rest_f8(z, e, K, m, lo, acc, ties)
     m_out[0] = m
     return _rest_or_nan(combine_lanes(acc) + (combine_lanes(ties) - 1.0), m)
 
@@ -798,11 +814,23 @@ cdef inline void _softmax_labels_finish(const rows_t* R, const floating* z, floa
                              loss_sum, weight_sum)
 
 
-cdef inline void _column_exp_rest(bint f4, const double* zt, const double* m, Py_ssize_t n,
-                                  double* lane, double* ties, double* e) noexcept nogil:
-    """One class of a narrow block (_lanes.h's column loop), with fl_exp_f4 if f4; the
-    exponentials are stored in e unless it is NULL."""
-    if f4:
+cdef inline void _column_exp_rest(bint f4, bint normal, const double* zt, const double* m,
+                                  Py_ssize_t n, double* lane, double* ties,
+                                  double* e) noexcept nogil:
+    """One class of a narrow block (_lanes.h's column loop), with fl_exp_f4 if f4, and the
+    normal exp if normal (every row of the block within fl__normal_exp_row); the exponentials
+    are stored in e unless it is NULL."""
+    if normal:
+        if f4:
+            if e != NULL:
+                fl_column_exp_f4_normal_rest_store(zt, m, n, lane, ties, e)
+            else:
+                fl_column_exp_f4_normal_rest(zt, m, n, lane, ties, e)
+        elif e != NULL:
+            fl_column_exp_normal_rest_store(zt, m, n, lane, ties, e)
+        else:
+            fl_column_exp_normal_rest(zt, m, n, lane, ties, e)
+    elif f4:
         if e != NULL:
             fl_column_exp_f4_rest_store(zt, m, n, lane, ties, e)
         else:
@@ -837,6 +865,8 @@ cdef void _block_softmax_labels_narrow(const rows_t* R, const floating* z, float
     # cross_entropy's value reads no exponential after this pass (softmax_focal's rows do)
     cdef bint keep_e = g != NULL or h != NULL or R.kind != CROSS_ENTROPY
     cdef bint f4 = floating is float and _exp_for_float32(R)
+    cdef bint normal = True               # every row within fl__normal_exp_row
+    cdef double* lo = rest                # row minima (rest is not computed yet)
     for j in range(K):                    # strided reads, contiguous writes
         for i in range(n):
             zt[j * n + i] = zb[i * K + j]
@@ -845,12 +875,17 @@ cdef void _block_softmax_labels_narrow(const rows_t* R, const floating* z, float
         ties[i] = 0.0
     for l in range(LANES * n):
         lanes[l] = 0.0
-    for j in range(K):                    # the max ignores NaN, in any order: exact
+    for i in range(n):
+        lo[i] = INFINITY
+    for j in range(K):                    # max and min ignore NaN, in any order: exact
         for i in range(n):
             v = zt[j * n + i]
             m[i] = v if v > m[i] else m[i]
+            lo[i] = v if v < lo[i] else lo[i]
+    for i in range(n):
+        normal &= fl__normal_exp_row(m[i], lo[i])
     for j in range(K):                    # shift, exp and _exp_row's lanes in one pass
-        _column_exp_rest(f4, zt + j * n, m, n, lanes + (j % LANES) * n, ties,
+        _column_exp_rest(f4, normal, zt + j * n, m, n, lanes + (j % LANES) * n, ties,
                          e + j * n if keep_e else NULL)
     for i in range(n):
         rest[i] = ((((lanes[i] + lanes[n + i]) + (lanes[2 * n + i] + lanes[3 * n + i]))

@@ -148,25 +148,46 @@ FL__INLINE double fl__times_pow2(double y, uint64_t kb) {
 /* ------------------------------------------------------------------------------------ exp
  * fdlibm's e_exp.c: x = k ln2 + r with |r| <= ln2 / 2 (k ln2 in two parts, exact), exp(r) from
  * a rational form with a degree-5 minimax polynomial (|error| < 2^-59), times 2^k. */
-static inline double fl_exp(double x) {
+/* exp(x) = y 2^k for |x| <= 750: returns y, and k + 2048 in *kb. */
+FL__INLINE double fl__exp_parts(double x, uint64_t* kb) {
     const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
     const double inv_ln2 = 1.44269504088896338700e+00;
     const double shift = 6755399441055744.0;   /* 1.5 * 2^52: adding it rounds to an integer */
     const double P1 = 1.66666666666666019037e-01, P2 = -2.77777777770155933842e-03,
                  P3 = 6.61375632143793436117e-05, P4 = -1.65339022054652515390e-06,
                  P5 = 4.13813679705723846039e-08;
-    /* Beyond +-750 the result is 0 or inf anyway; the clamp keeps 2^k's exponent in range. */
-    double xc = x < -750.0 ? -750.0 : x;
-    xc = xc > 750.0 ? 750.0 : xc;
-    double kd = fl__fma(xc, inv_ln2, shift);
-    uint64_t kb = fl__bits(kd) - fl__bits(shift) + 2048;   /* k + 2048, k = round(x / ln2) */
+    double kd = fl__fma(x, inv_ln2, shift);
+    *kb = fl__bits(kd) - fl__bits(shift) + 2048;   /* k + 2048, k = round(x / ln2) */
     kd -= shift;
-    double hi = fl__fma(-kd, ln2_hi, xc);   /* kd ln2_hi is exact */
+    double hi = fl__fma(-kd, ln2_hi, x);   /* kd ln2_hi is exact */
     double r = fl__fma(-kd, ln2_lo, hi);
     double rr = r * r;
     double c = fl__fma(-rr, fl__fma(rr, fl__fma(rr, fl__fma(rr, fl__fma(rr, P5, P4), P3), P2), P1), r);
-    double y = 1.0 + (fl__fma(-kd, ln2_lo, (r * c) / (2.0 - c)) + hi);
+    return 1.0 + (fl__fma(-kd, ln2_lo, (r * c) / (2.0 - c)) + hi);
+}
+
+static inline double fl_exp(double x) {
+    /* Beyond +-750 the result is 0 or inf anyway; the clamp keeps 2^k's exponent in range. */
+    double xc = x < -750.0 ? -750.0 : x;
+    xc = xc > 750.0 ? 750.0 : xc;
+    uint64_t kb;
+    double y = fl__exp_parts(xc, &kb);
     return x != x ? x : fl__times_pow2(y, kb);
+}
+
+/* y 2^k, given k + 2048, for 2^k normal (-1022 <= k <= 1023): one product, rounded once, as
+ * fl__times_pow2's second. */
+FL__INLINE double fl__times_normal_pow2(double y, uint64_t kb) {
+    return y * fl__double((kb - 2048 + 1023) << 52);
+}
+
+/* exp(x) for -708 <= x <= 709 only, where 2^k is normal: fl_exp's bits (NaN gives a NaN), in
+ * fewer operations (no clamp, one scaling). For loops whose caller knows the range: the softmax
+ * rows of _lanes.h, whose arguments z - max z are checked against -708 per row. */
+FL__INLINE double fl_exp_normal(double x) {
+    uint64_t kb;
+    double y = fl__exp_parts(x, &kb);
+    return fl__times_normal_pow2(y, kb);
 }
 
 /* ------------------------------------------------------------- exp and log1p for float32 results
@@ -180,22 +201,34 @@ static inline double fl_exp(double x) {
 
 /* exp(x): exp(r) for |r| <= ln2 / 2 by a degree-7 polynomial (|relative error| < 2^-34), times
  * 2^k. One fma reduces x: k ln2's rounding error, |k| 2^-54, is far below the bound. */
-FL__INLINE double fl_exp_f4(double x) {
+FL__INLINE double fl__exp_f4_parts(double x, uint64_t* kb) {
     const double ln2 = 0.6931471805599453, inv_ln2 = 1.4426950408889634;
     const double shift = 6755399441055744.0;   /* 1.5 * 2^52: adding it rounds to an integer */
     const double C2 = 0.5000000067682933, C3 = 0.1666666586946283, C4 = 0.0416662949813093,
                  C5 = 0.008333496942027034, C6 = 0.0013944655394282465,
                  C7 = 0.00019790408308581188;
-    double xc = x < -750.0 ? -750.0 : x;
-    xc = xc > 750.0 ? 750.0 : xc;
-    double kd = fl__fma(xc, inv_ln2, shift);
-    uint64_t kb = fl__bits(kd) - fl__bits(shift) + 2048;   /* k + 2048, k = round(x / ln2) */
+    double kd = fl__fma(x, inv_ln2, shift);
+    *kb = fl__bits(kd) - fl__bits(shift) + 2048;   /* k + 2048, k = round(x / ln2) */
     kd -= shift;
-    double r = fl__fma(-kd, ln2, xc);
+    double r = fl__fma(-kd, ln2, x);
     double r2 = r * r;
     double p = fl__fma(r2, fl__fma(r2, fl__fma(r, C7, C6), fl__fma(r, C5, C4)), fl__fma(r, C3, C2));
-    double y = fl__fma(r2, p, r) + 1.0;
+    return fl__fma(r2, p, r) + 1.0;
+}
+
+FL__INLINE double fl_exp_f4(double x) {
+    double xc = x < -750.0 ? -750.0 : x;
+    xc = xc > 750.0 ? 750.0 : xc;
+    uint64_t kb;
+    double y = fl__exp_f4_parts(xc, &kb);
     return x != x ? x : fl__times_pow2(y, kb);
+}
+
+/* fl_exp_f4 for -708 <= x <= 709 only: its bits, as fl_exp_normal is fl_exp's. */
+FL__INLINE double fl_exp_f4_normal(double x) {
+    uint64_t kb;
+    double y = fl__exp_f4_parts(x, &kb);
+    return fl__times_normal_pow2(y, kb);
 }
 
 /* log(1 + x) for x in [0, 1] (NaN -> NaN): 1 + x = 2^k (1 + f) with k = 0 (f = x, exact) or

@@ -15,3 +15,6 @@ cdef extern from "_vmath.h" nogil:
     # For results rounded to float32 only: relative error below 2^-33, cheaper (see _vmath.h).
     double fl_exp_f4(double x)
     double fl_log1p_unit_f4(double x)   # x in [0, 1] only
+    # fl_exp's and fl_exp_f4's bits for -708 <= x <= 709 only (2^k normal), in fewer operations.
+    double fl_exp_normal(double x)
+    double fl_exp_f4_normal(double x)

@@ -3,7 +3,8 @@
 from cython.parallel cimport prange
 
 from fastloss._kernels._vmath cimport (fl_exp, fl_log, fl_log1p, fl_log1p_unit, fl_log_either,
-                                      fl_exp_f4, fl_log1p_unit_f4)
+                                      fl_exp_f4, fl_log1p_unit_f4, fl_exp_normal,
+                                      fl_exp_f4_normal)
 
 cdef extern from *:
     """
@@ -20,12 +21,14 @@ cdef extern from *:
 HAS_FMA = bool(FL__HAS_FMA)
 
 
-NAMES = ("exp", "log", "log1p", "log1p_unit", "exp_f4", "log1p_unit_f4")
+NAMES = ("exp", "log", "log1p", "log1p_unit", "exp_f4", "log1p_unit_f4", "exp_normal",
+         "exp_f4_normal")
 
 
 def apply(str name, const double[::1] x, double[::1] out):
     """out = name(x) elementwise, in a vectorized loop: exp, log, log1p, log1p_unit (x in [0, 1]),
-    and the float32 results' exp_f4 and log1p_unit_f4 (x in [0, 1])."""
+    the float32 results' exp_f4 and log1p_unit_f4 (x in [0, 1]), and exp_normal and
+    exp_f4_normal (x in [-708, 709])."""
     cdef Py_ssize_t i, n = x.shape[0]
     if name not in NAMES:
         raise ValueError(f"name must be one of {', '.join(map(repr, NAMES))}, got {name!r}")
@@ -48,9 +51,15 @@ def apply(str name, const double[::1] x, double[::1] out):
         elif which == 4:
             for i in range(n):
                 out[i] = fl_exp_f4(x[i])
-        else:
+        elif which == 5:
             for i in range(n):
                 out[i] = fl_log1p_unit_f4(x[i])
+        elif which == 6:
+            for i in range(n):
+                out[i] = fl_exp_normal(x[i])
+        else:
+            for i in range(n):
+                out[i] = fl_exp_f4_normal(x[i])
 
 
 def apply_either(const double[::1] x, const unsigned char[::1] log1p_mode, double[::1] out):
