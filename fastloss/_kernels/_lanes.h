@@ -154,4 +154,20 @@ FL__COLUMN_EXP_REST(fl_exp_normal, 1, 0, fl_column_exp_normal_rest)
 FL__COLUMN_EXP_REST(fl_exp_f4_normal, 1, 1, fl_column_exp_f4_normal_rest_store)
 FL__COLUMN_EXP_REST(fl_exp_f4_normal, 1, 0, fl_column_exp_f4_normal_rest)
 
+/* The column loops by [normal][EXP is fl_exp_f4][STORE], and the call that picks one. */
+typedef void (*fl__column_fn)(const double*, const double*, ptrdiff_t, double*, double*, double*);
+static fl__column_fn const fl__column_fns[2][2][2] = {
+    {{fl_column_exp_rest, fl_column_exp_rest_store},
+     {fl_column_exp_f4_rest, fl_column_exp_f4_rest_store}},
+    {{fl_column_exp_normal_rest, fl_column_exp_normal_rest_store},
+     {fl_column_exp_f4_normal_rest, fl_column_exp_f4_normal_rest_store}},
+};
+
+/* One class of a narrow block: with fl_exp_f4 if f4, the normal exp if normal (every row of the
+ * block within fl__normal_exp_row); the exponentials are stored in e unless it is NULL. */
+static inline void fl_column_exp_rest_of(int normal, int f4, const double* zt, const double* m,
+                                         ptrdiff_t n, double* lane, double* ties, double* e) {
+    fl__column_fns[normal != 0][f4 != 0][e != NULL](zt, m, n, lane, ties, e);
+}
+
 #endif

@@ -41,22 +41,8 @@ cdef extern from "_lanes.h" nogil:
                               double* acc, double* ties)
     void fl_lanes_exp_f4_rest_f4(const float* z, double* e, Py_ssize_t K, double m, double lo,
                                  double* acc, double* ties)
-    void fl_column_exp_rest_store(const double* zt, const double* m, Py_ssize_t n, double* lane,
-                                  double* ties, double* e)
-    void fl_column_exp_rest(const double* zt, const double* m, Py_ssize_t n, double* lane,
-                            double* ties, double* e)
-    void fl_column_exp_f4_rest_store(const double* zt, const double* m, Py_ssize_t n, double* lane,
-                                     double* ties, double* e)
-    void fl_column_exp_f4_rest(const double* zt, const double* m, Py_ssize_t n, double* lane,
-                               double* ties, double* e)
-    void fl_column_exp_normal_rest_store(const double* zt, const double* m, Py_ssize_t n,
-                                         double* lane, double* ties, double* e)
-    void fl_column_exp_normal_rest(const double* zt, const double* m, Py_ssize_t n, double* lane,
-                                   double* ties, double* e)
-    void fl_column_exp_f4_normal_rest_store(const double* zt, const double* m, Py_ssize_t n,
-                                            double* lane, double* ties, double* e)
-    void fl_column_exp_f4_normal_rest(const double* zt, const double* m, Py_ssize_t n,
-                                      double* lane, double* ties, double* e)
+    void fl_column_exp_rest_of(bint normal, bint f4, const double* zt, const double* m,
+                               Py_ssize_t n, double* lane, double* ties, double* e)
 
 if FL_LANES != LANES:
     raise ImportError("_lanes.h's FL_LANES must equal _common.pxd's LANES")
@@ -814,33 +800,6 @@ cdef inline void _softmax_labels_finish(const rows_t* R, const floating* z, floa
                              loss_sum, weight_sum)
 
 
-cdef inline void _column_exp_rest(bint f4, bint normal, const double* zt, const double* m,
-                                  Py_ssize_t n, double* lane, double* ties,
-                                  double* e) noexcept nogil:
-    """One class of a narrow block (_lanes.h's column loop), with fl_exp_f4 if f4, and the
-    normal exp if normal (every row of the block within fl__normal_exp_row); the exponentials
-    are stored in e unless it is NULL."""
-    if normal:
-        if f4:
-            if e != NULL:
-                fl_column_exp_f4_normal_rest_store(zt, m, n, lane, ties, e)
-            else:
-                fl_column_exp_f4_normal_rest(zt, m, n, lane, ties, e)
-        elif e != NULL:
-            fl_column_exp_normal_rest_store(zt, m, n, lane, ties, e)
-        else:
-            fl_column_exp_normal_rest(zt, m, n, lane, ties, e)
-    elif f4:
-        if e != NULL:
-            fl_column_exp_f4_rest_store(zt, m, n, lane, ties, e)
-        else:
-            fl_column_exp_f4_rest(zt, m, n, lane, ties, e)
-    elif e != NULL:
-        fl_column_exp_rest_store(zt, m, n, lane, ties, e)
-    else:
-        fl_column_exp_rest(zt, m, n, lane, ties, e)
-
-
 cdef void _block_softmax_labels_narrow(const rows_t* R, const floating* z, floating* out,
                                        floating* g, floating* h, Py_ssize_t start, Py_ssize_t stop,
                                        double* scratch, double* loss_sum,
@@ -885,8 +844,8 @@ cdef void _block_softmax_labels_narrow(const rows_t* R, const floating* z, float
     for i in range(n):
         normal &= fl__normal_exp_row(m[i], lo[i])
     for j in range(K):                    # shift, exp and _exp_row's lanes in one pass
-        _column_exp_rest(f4, normal, zt + j * n, m, n, lanes + (j % LANES) * n, ties,
-                         e + j * n if keep_e else NULL)
+        fl_column_exp_rest_of(normal, f4, zt + j * n, m, n, lanes + (j % LANES) * n, ties,
+                              e + j * n if keep_e else NULL)
     for i in range(n):
         rest[i] = ((((lanes[i] + lanes[n + i]) + (lanes[2 * n + i] + lanes[3 * n + i]))
                     + ((lanes[4 * n + i] + lanes[5 * n + i]) + (lanes[6 * n + i] + lanes[7 * n + i])))
