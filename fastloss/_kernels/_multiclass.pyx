@@ -831,11 +831,10 @@ cdef void _block_softmax_labels_narrow(const rows_t* R, const floating* z, float
             zt[j * n + i] = zb[i * K + j]
     for i in range(n):
         m[i] = -INFINITY
+        lo[i] = INFINITY
         ties[i] = 0.0
     for l in range(LANES * n):
         lanes[l] = 0.0
-    for i in range(n):
-        lo[i] = INFINITY
     for j in range(K):                    # max and min ignore NaN, in any order: exact
         for i in range(n):
             v = zt[j * n + i]
