@@ -46,8 +46,9 @@ static inline void NAME(const T* z, ptrdiff_t body, double* top, double* bottom)
 
 /* Whether every exponential of a row with maximum m and minimum lo (NaN aside) may take the
  * "normal" exp (fl_exp_normal, fl_exp_f4_normal: the same bits, fewer operations): each
- * argument z - m then lies in [-708, 0]. False for infinite m or lo (their limits need the
- * full functions) and for NaN. */
+ * argument z - m then lies in [-708, 0]. False where m is +inf or lo is -inf (their limits need
+ * the full functions). An all-NaN row (m = -inf, lo = +inf) passes: its arguments are NaN, and
+ * NaN is what either exp returns. */
 static inline int fl__normal_exp_row(double m, double lo) {
     return lo - m >= -708.0;
 }

@@ -147,8 +147,9 @@ FL__INLINE double fl__times_pow2(double y, uint64_t kb) {
 
 /* ------------------------------------------------------------------------------------ exp
  * fdlibm's e_exp.c: x = k ln2 + r with |r| <= ln2 / 2 (k ln2 in two parts, exact), exp(r) from
- * a rational form with a degree-5 minimax polynomial (|error| < 2^-59), times 2^k. */
-/* exp(x) = y 2^k for |x| <= 750: returns y, and k + 2048 in *kb. */
+ * a rational form with a degree-5 minimax polynomial (|error| < 2^-59), times 2^k.
+ * fl__exp_parts returns y = exp(r) and k + 2048 in *kb, for |x| <= 750; fl_exp clamps x and
+ * scales, fl_exp_normal scales once where it may. */
 FL__INLINE double fl__exp_parts(double x, uint64_t* kb) {
     const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
     const double inv_ln2 = 1.44269504088896338700e+00;
@@ -200,7 +201,8 @@ FL__INLINE double fl_exp_normal(double x) {
  * mpmath by tools/fit_vmath_f4.py. */
 
 /* exp(x): exp(r) for |r| <= ln2 / 2 by a degree-7 polynomial (|relative error| < 2^-34), times
- * 2^k. One fma reduces x: k ln2's rounding error, |k| 2^-54, is far below the bound. */
+ * 2^k. One fma reduces x: k ln2's rounding error, |k| 2^-54, is far below the bound. Split as
+ * fl_exp: fl__exp_f4_parts, then fl_exp_f4's clamp and scaling or fl_exp_f4_normal's. */
 FL__INLINE double fl__exp_f4_parts(double x, uint64_t* kb) {
     const double ln2 = 0.6931471805599453, inv_ln2 = 1.4426950408889634;
     const double shift = 6755399441055744.0;   /* 1.5 * 2^52: adding it rounds to an integer */
