@@ -804,3 +804,18 @@ def test_phased_loops_give_the_elementwise_bits(name, soft, dtype):
     g_hess, _ = loss.grad_hess(y, p)
     for g in (loss.grad(y, p, reduction="sum"), loss.value_and_grad(y, p, reduction="sum")[1]):
         assert np.array_equal(g.view(bits), g_hess.view(bits))
+
+
+def test_reference_sigmoid_is_accurate_far_below_zero():
+    # The NumPy reference's sigmoid once cancelled for z < -18 (0.5 (1 + tanh(z / 2))): at y = 1,
+    # z = 37 and pos_weight = 100 its gradient was 35% off the kernel's (correct) one, and the
+    # property test failed on it. Against mpmath at 30 digits, both tails and the middle.
+    z = np.array([-745.0, -200.0, -37.0, -18.5, -1.0, 0.0, 2.0, 19.0, 37.0])
+    with mp.workdps(30):
+        want = [float(1 / (1 + mp.exp(-mp.mpf(v)))) for v in z]
+        want_grad = -100.0 * float(mp.exp(-37) / (1 + mp.exp(-37)))
+    np.testing.assert_allclose(reference._sigmoid(z), want, rtol=4e-16, atol=0.0)
+    g = reference.binary_cross_entropy_with_logits_grad(np.array([1.0]), np.array([37.0]), 100.0)
+    np.testing.assert_allclose(g, want_grad, rtol=4e-16)
+    np.testing.assert_allclose(fl.binary_cross_entropy_with_logits.grad(
+        [1.0], [37.0], pos_weight=100.0, reduction="sum"), g, rtol=4e-16)
