@@ -212,3 +212,57 @@ def test_fma_variants_give_each_other_bits_and_the_baseline_rounds_apart():
             assert np.array_equal(results[v], results[fma[0]]), (name, v)
         baseline_fuses = _dispatch.import_variant("_vmath", "baseline").HAS_FMA   # -march=native
         assert np.array_equal(results["baseline"], results[fma[0]]) == baseline_fuses, name
+
+
+# ------------------------------------------------------- the elementwise kernels' choice of exp
+# A sub-block of the logit losses and log_cosh computes its exps by the normal exp when all its
+# arguments (-|z|, or -2|p - y| for log_cosh) are at least -708, else by the full one
+# (_elementwise.pyx.tp's phase loops). Far arguments must get the full exp's (subnormal)
+# results, and the elements beside them, now on the full exp, must keep their bits.
+# (loss, parameters, soft targets)
+FAR_CASES = [("binary_cross_entropy_with_logits", {}, False), ("binary_cross_entropy_with_logits", {}, True),
+             ("binary_cross_entropy_with_logits", {"pos_weight": 3.0}, False), ("focal", {}, False),
+             ("focal", {}, True), ("focal", {"gamma": 1.5}, False), ("focal", {"gamma": 1.5}, True),
+             ("log_cosh", {}, False)]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f8", "f4"])
+@pytest.mark.parametrize("name, params, soft", FAR_CASES,
+                         ids=[f"{n}-{p}-{'soft' if s else 'labels'}" for n, p, s in FAR_CASES])
+def test_sub_blocks_with_far_arguments_keep_the_other_elements_bits(name, params, soft, dtype):
+    import fastloss as fl
+    from fastloss import reference
+
+    rng = np.random.default_rng(11)
+    n = 3000
+    loss = fl.get(name)
+    y, p = loss.make_inputs(n, dtype, rng)
+    if soft:
+        y = rng.uniform(0.05, 0.95, n).astype(dtype)
+    scale = 0.5 if name == "log_cosh" else 1.0      # log_cosh's argument is -2 |p - y|
+    p = (p * 40.0).astype(dtype)
+    edge = np.array([708.0, -708.0, 707.9, -707.99], dtype) * scale   # still normal
+    p[100:104] = edge if name != "log_cosh" else y[100:104] + edge
+    far_at = rng.choice(n, 15, replace=False)
+    far_at = far_at[(far_at < 100) | (far_at >= 104)]
+    offsets = rng.choice([1.0, -1.0], far_at.size) * rng.uniform(712.0, 744.0, far_at.size) * scale
+    far = p.copy()
+    far[far_at] = (y[far_at] if name == "log_cosh" else 0.0) + offsets.astype(dtype)
+    kept = np.ones(n, bool)
+    kept[far_at] = False
+
+    def results(pred):
+        g, h = loss.grad_hess(y, pred, **params)
+        return [loss(y, pred, reduction="none", **params), loss.grad(y, pred, **params), g, h,
+                loss.value_and_grad(y, pred, **params)[1]]
+
+    for threads in (1, 2):
+        with fl.threads(threads):
+            for a, b in zip(results(far), results(p)):
+                np.testing.assert_array_equal(a[kept].view(np.uint8), b[kept].view(np.uint8))
+    # The far elements themselves, against the NumPy reference, rounded to the results' dtype
+    # (their exps are subnormal doubles).
+    y8, far8 = y[far_at].astype(np.float64), far[far_at].astype(np.float64)
+    for got, want in [(loss(y, far, reduction="none", **params), getattr(reference, name)),
+                      (loss.grad(y, far, reduction="sum", **params), getattr(reference, name + "_grad"))]:
+        np.testing.assert_allclose(got[far_at], want(y8, far8, **params).astype(dtype), rtol=1e-6, atol=0)

@@ -50,7 +50,7 @@ static inline void NAME(const T* z, ptrdiff_t body, double* top, double* bottom)
  * the full functions). An all-NaN row (m = -inf, lo = +inf) passes: its arguments are NaN, and
  * NaN is what either exp returns. */
 static inline int fl__normal_exp_row(double m, double lo) {
-    return lo - m >= -708.0;
+    return lo - m >= FL_EXP_NORMAL_MIN;
 }
 
 /* The shifted logit v - m for the row max m; with m = +inf the limit (0 for +inf, -inf

@@ -28,13 +28,18 @@ ctypedef struct logistic_t:
     double sig_pos        # sigmoid(z)
     double sig_neg        # sigmoid(-z) = 1 - sigmoid(z), without the cancellation
 
+cdef inline double logistic_exp_arg(double y, double z) noexcept nogil:
+    """-|z|, the argument of logistic_exp's exp, in the form of the kernels' phase functions,
+    which all take (y, p) (y unused here): the kernels test a sub-block's arguments for the
+    exp without range checks (see _elementwise.pyx.tp)."""
+    return -fabs(z)
+
 cdef inline double _exp_minus_abs(double z) noexcept nogil:
     return fl_exp(-fabs(z))
 
 cdef inline double logistic_exp(double y, double z) noexcept nogil:
-    """e = exp(-|z|), the first of _logistic_from's two inputs, in the form of the kernels'
-    phase functions, which all take (y, p) (y unused here)."""
-    return _exp_minus_abs(z)
+    """e = exp(-|z|), the first of _logistic_from's two inputs."""
+    return fl_exp(logistic_exp_arg(y, z))
 
 cdef inline double logistic_log(double e) noexcept nogil:
     """l = log1p(e), the second of _logistic_from's two inputs."""
@@ -43,7 +48,7 @@ cdef inline double logistic_log(double e) noexcept nogil:
 # For float32 results (float32 logits) the kernels take e and l from these instead: the same
 # functions to 2^-33 relative, cheaper, within float32's 1-ulp bound (see _vmath.h).
 cdef inline double logistic_exp_f4(double y, double z) noexcept nogil:
-    return fl_exp_f4(-fabs(z))
+    return fl_exp_f4(logistic_exp_arg(y, z))
 
 cdef inline double logistic_log_f4(double e) noexcept nogil:
     return fl_log1p_unit_f4(e)

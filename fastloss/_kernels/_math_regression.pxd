@@ -162,9 +162,13 @@ ctypedef struct log_cosh_t:
     double grad
     double hess
 
+cdef inline double log_cosh_exp_arg(double y, double p) noexcept nogil:
+    """-2 |p - y|, the argument of log_cosh_exp's exp (see logistic_exp_arg in _math_binary.pxd)."""
+    return -2.0 * fabs(p - y)
+
 cdef inline double log_cosh_exp(double y, double p) noexcept nogil:
     """e = exp(-2 |p - y|), the first of _log_cosh_from's two inputs."""
-    return fl_exp(-2.0 * fabs(p - y))
+    return fl_exp(log_cosh_exp_arg(y, p))
 
 cdef inline double log_cosh_log(double e) noexcept nogil:
     """l = log1p(e), the second of _log_cosh_from's two inputs."""
@@ -173,7 +177,7 @@ cdef inline double log_cosh_log(double e) noexcept nogil:
 # For float32 results the kernels take e and l from these instead (see logistic_exp_f4 in
 # _math_binary.pxd).
 cdef inline double log_cosh_exp_f4(double y, double p) noexcept nogil:
-    return fl_exp_f4(-2.0 * fabs(p - y))
+    return fl_exp_f4(log_cosh_exp_arg(y, p))
 
 cdef inline double log_cosh_log_f4(double e) noexcept nogil:
     return fl_log1p_unit_f4(e)

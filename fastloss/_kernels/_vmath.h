@@ -184,7 +184,10 @@ FL__INLINE double fl__times_normal_pow2(double y, uint64_t kb) {
 
 /* exp(x) for -708 <= x <= 709 only, where 2^k is normal: fl_exp's bits (NaN gives a NaN), in
  * fewer operations (no clamp, one scaling). For loops whose caller knows the range: the softmax
- * rows of _lanes.h, whose arguments z - max z are checked against -708 per row. */
+ * rows of _lanes.h, whose arguments z - max z are checked against FL_EXP_NORMAL_MIN per row, and
+ * the elementwise kernels' sub-blocks of arguments <= 0 (_elementwise.pyx.tp). */
+#define FL_EXP_NORMAL_MIN (-708.0)
+
 FL__INLINE double fl_exp_normal(double x) {
     uint64_t kb;
     double y = fl__exp_parts(x, &kb);

@@ -18,3 +18,4 @@ cdef extern from "_vmath.h" nogil:
     # fl_exp's and fl_exp_f4's bits for -708 <= x <= 709 only (2^k normal), in fewer operations.
     double fl_exp_normal(double x)
     double fl_exp_f4_normal(double x)
+    const double FL_EXP_NORMAL_MIN   # -708.0, their lowest argument
