@@ -235,7 +235,7 @@ cdef inline double _positive_part(double r) noexcept nogil:
 
 cdef inline double _step(double r, double below, double at, double above) noexcept nogil:
     # below / at / above 0 as r < 0, r == 0, r > 0; NaN stays NaN.
-    cdef double v = above if r > 0.0 else below
+    cdef double v = below if r < 0.0 else above   # r < 0, as _positive_part: one mask for both
     v = at if r == 0.0 else v
     return r if r != r else v
 
