@@ -311,9 +311,10 @@ def test_hinge_infinite_and_huge_scores():
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f8", "f4"])
 @pytest.mark.parametrize("name", SIGN_LOSSES)
 def test_hinge_losses_are_positive_zero_where_the_margin_is_met(name, dtype):
-    # The kernels take max(0, r), r = margin - t s, as one IEEE max, which passes r = -0.0
-    # through: they add 0.0 to the margin so that r is never -0.0 (a margin of -0.0 passes the
-    # check m >= 0). Met margins must read +0.0 whatever the zeros' signs, on every path.
+    # The kernels take max(0, r), r = margin - t s, as `0 if r < 0 else r`, which passes
+    # r = -0.0 through: they add 0.0 to the margin so that r is never -0.0 (a margin of -0.0
+    # passes the check m >= 0). Met margins must read +0.0 whatever the zeros' signs, on every
+    # path.
     loss = fl.get(name)
     s = np.array([0.0, -0.0, 0.0, -0.0, 3.0], dtype)
     for labels in ([1, 1, 0, 0, 1], [1, 1, -1, -1, 1]):

@@ -12,7 +12,9 @@ import math
 import numpy as np
 import pytest
 
+import fastloss as fl
 from fastloss import accuracy as A
+from fastloss import reference
 from fastloss._kernels import _dispatch
 
 mpmath = pytest.importorskip("mpmath")
@@ -230,9 +232,6 @@ FAR_CASES = [("binary_cross_entropy_with_logits", {}, False), ("binary_cross_ent
 @pytest.mark.parametrize("name, params, soft", FAR_CASES,
                          ids=[f"{n}-{p}-{'soft' if s else 'labels'}" for n, p, s in FAR_CASES])
 def test_sub_blocks_with_far_arguments_keep_the_other_elements_bits(name, params, soft, dtype):
-    import fastloss as fl
-    from fastloss import reference
-
     rng = np.random.default_rng(11)
     n = 3000
     loss = fl.get(name)

@@ -34,9 +34,6 @@ cdef inline double logistic_exp_arg(double y, double z) noexcept nogil:
     exp without range checks (see _elementwise.pyx.tp)."""
     return -fabs(z)
 
-cdef inline double _exp_minus_abs(double z) noexcept nogil:
-    return fl_exp(-fabs(z))
-
 cdef inline double logistic_exp(double y, double z) noexcept nogil:
     """e = exp(-|z|), the first of _logistic_from's two inputs."""
     return fl_exp(logistic_exp_arg(y, z))
@@ -82,7 +79,7 @@ cdef inline logistic_t _logistic_from(double z, double e, double l) noexcept nog
     return s
 
 cdef inline logistic_t _logistic(double z) noexcept nogil:
-    cdef double e = _exp_minus_abs(z)
+    cdef double e = logistic_exp(0.0, z)
     return _logistic_from(z, e, logistic_log(e))
 
 cdef inline double _bce_logits_loss(double y, double pos_weight, logistic_t s) noexcept nogil:
