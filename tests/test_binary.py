@@ -323,7 +323,7 @@ def test_hinge_losses_are_positive_zero_where_the_margin_is_met(name, dtype):
             for margin in (0.0, -0.0):
                 per = loss(y, p, reduction="none", margin=margin)
                 assert not per.any() and not np.signbit(per).any(), (labels, reps, margin)
-                assert np.signbit(loss(y, p, reduction="sum", margin=margin)) == False
+                assert not np.signbit(loss(y, p, reduction="sum", margin=margin))
 
 
 def test_nan_propagates():
