@@ -12,7 +12,8 @@ cross_entropy and softmax_focal with labels (their softmax phases are shared), c
 cross-entropy, kl_divergence and multiclass_hinge.
 
 Reductions: rows are cut into fixed blocks of max(1, BLOCK // K) rows, independent of the thread
-count; each block is summed in row order and the block sums are combined with pairwise_sum, so
+count; each block is summed in a fixed order (row order, or the lanes of _lane_sum where a block
+function computes its row losses first) and the block sums are combined with pairwise_sum, so
 results are bitwise identical for any number of threads. Everything is computed in double;
 float32 logits give float32 gradients. Kernels never validate: labels are checked against
 [0, K) by fastloss._validation before any kernel indexes with them.
@@ -21,7 +22,8 @@ from cython.parallel cimport prange, threadid
 from libc.math cimport INFINITY, NAN, log, pow
 from libc.stdlib cimport malloc, calloc, free
 
-from fastloss._kernels._common cimport BLOCK, LANES, combine_lanes, pairwise_sum
+from fastloss._kernels._common cimport (ACC_LANES, BLOCK, LANES, accumulate_lanes, combine_acc,
+                                        combine_lanes, pairwise_sum)
 from fastloss._kernels._vmath cimport fl_log, fl_log1p
 cimport numpy as cnp
 from fastloss._kernels._fastpath cimport (FAST_VALUE, FAST_GRAD, FAST_VALUE_AND_GRAD,
@@ -101,6 +103,42 @@ ctypedef struct rows_t:
                                    # (_block_cce / _block_kl) or a target (_block_targets) outside
                                    # [0, 1], checked in the pass that reads them; or NULL
     Py_ssize_t block_rows          # rows per block (the index of range_flags)
+
+
+# ------------------------------------------------------------------------------ block sums
+
+cdef inline double _lane_sum(const double* v, Py_ssize_t n) noexcept nogil:
+    """v[0:n] summed in ACC_LANES lanes (accumulate_lanes, then combine_acc): the additions run
+    side by side, not as one chain; the lanes fix the order."""
+    cdef Py_ssize_t i
+    cdef double acc[ACC_LANES]
+    for i in range(ACC_LANES):
+        acc[i] = 0.0
+    accumulate_lanes(acc, v, n)
+    return combine_acc(acc)
+
+
+cdef inline void _block_sums(const rows_t* R, const double* loss, Py_ssize_t start, Py_ssize_t n,
+                             floating* out, double* loss_sum, double* weight_sum) noexcept nogil:
+    """The sums of a block whose rows' weighted losses loss[0:n] are computed first (not read by
+    a gradient-only call), its row weights being the sample weights: the losses by _lane_sum
+    (also stored in out[start:start + n] if out is given), and the weights in row order, as
+    _block's weights-only call sums them (n without weights: exactly that sum)."""
+    cdef Py_ssize_t i
+    cdef double wacc = 0.0
+    if R.sample_weight == NULL:
+        wacc = <double> n
+    else:
+        for i in range(n):
+            wacc += R.sample_weight[start + i]
+    weight_sum[0] = wacc
+    if R.grad_only:
+        loss_sum[0] = 0.0
+        return
+    if out != NULL:
+        for i in range(n):
+            out[start + i] = <floating> loss[i]
+    loss_sum[0] = _lane_sum(loss, n)
 
 
 # ------------------------------------------------------------------------------ softmax helpers
@@ -307,8 +345,10 @@ cdef void _block_cce(const rows_t* R, const floating* z, const double* t, floati
 
     Probability targets: the terms of every element of the block in one flat branch-free loop
     (_vmath's log), then each row's terms summed in class order, rows side by side. Labels: one
-    log per row; the other classes only carry NaN, so they are summed only if the block has one.
-    A gradient-only call sums no loss. t: the block's targets (_block_targets), NULL for labels.
+    log per row (its probability gathered first, so the clips and logs vectorize); the other
+    classes only carry NaN, so they are summed only if the block has one. The row losses are
+    summed by _block_sums. A gradient-only call sums no loss. t: the block's targets
+    (_block_targets), NULL for labels.
     scratch: 2 n K + n doubles for the block's n rows.
     """
     cdef Py_ssize_t K = R.n_classes, n = stop - start, m = n * K, i, j, k, label = -1
@@ -318,7 +358,7 @@ cdef void _block_cce(const rows_t* R, const floating* z, const double* t, floati
     cdef double* total = part + m
     cdef double* widened = total + n
     cdef double lo = R.eps, hi = 1.0 - R.eps
-    cdef double w, tj, qj, term, nan_part, loss, acc = 0.0, wacc = 0.0
+    cdef double w, tj, qj, term, nan_part
     cdef floating* gi
     cdef floating* hi_
     cdef bint has_nan = _check_unit_range(R, qin, m, start)
@@ -371,20 +411,13 @@ cdef void _block_cce(const rows_t* R, const floating* z, const double* t, floati
                     part[k] = qin[k] if qin[k] != qin[k] else 0.0
                 _cce_row_sums(part, n, K, total)
             for i in range(n):      # the label's probabilities first, so the logs vectorize
-                widened[i] = _cce_clip(qin[i * K + R.labels[start + i]], lo, hi)
+                widened[i] = qin[i * K + R.labels[start + i]]
             for i in range(n):
-                total[i] += -fl_log(widened[i])
-    for i in range(n):
-        w = 1.0 if R.sample_weight == NULL else R.sample_weight[start + i]
-        wacc += w
-        if R.grad_only:
-            continue
-        loss = w * total[i]
-        acc += loss
-        if out != NULL:
-            out[start + i] = <floating> loss
-    loss_sum[0] = acc
-    weight_sum[0] = wacc
+                total[i] += -fl_log(_cce_clip(widened[i], lo, hi))
+        if R.sample_weight != NULL:
+            for i in range(n):
+                total[i] *= R.sample_weight[start + i]
+    _block_sums(R, total, start, n, out, loss_sum, weight_sum)
 
 
 cdef inline void _cce_row_sums(const double* part, Py_ssize_t n, Py_ssize_t K,
