@@ -596,6 +596,7 @@ def test_fused_check_lets_nan_through_and_matches_the_elementwise_path(op_name, 
 
 
 CHECKED_OPS = [   # the calls whose inputs are checked before the kernel, in a parallel pass
+    # (the hinge losses' grad: in the value-and-gradient kernel, the same errors; see below)
     ("grad", lambda loss, y, p: loss.grad(y, p)),
     ("grad_hess", lambda loss, y, p: loss.grad_hess(y, p)),
     ("none", lambda loss, y, p: loss(y, p, reduction="none")),
@@ -635,6 +636,33 @@ def test_checks_before_the_kernel_find_the_first_bad_input_on_any_thread_count(o
         with fl.threads(2), pytest.raises(ValueError, match=rf"y_pred must be probabilities.*"
                                                             rf"at index {FUSED_N - 3}"):
             op(loss, y, pb)
+
+
+@pytest.mark.parametrize("name", sorted(SIGN_LOSSES))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sign_losses_grad_is_value_and_grads_gradient_with_its_fused_check(name, dtype):
+    """The hinge losses' grad runs the value-and-gradient kernel for its fused label check
+    (BinaryLoss.grad_by_value_grad): the gradient value_and_grad writes, bitwise, for each
+    reduction and weighting (and the per-element kernel's, reduction="none"), and labels the
+    check rejects raise, with out= given too."""
+    loss = fl.get(name)
+    rng = np.random.default_rng(21)
+    y, p = loss.make_inputs(5000, dtype, rng)
+    w = rng.uniform(0.5, 2.0, 5000).astype(dtype)
+    for weights in (None, w):
+        for reduction in ("mean", "sum", "none"):
+            g = loss.grad(y, p, sample_weight=weights, reduction=reduction, margin=0.7)
+            _, want = loss.value_and_grad(y, p, sample_weight=weights, reduction=reduction,
+                                          margin=0.7)
+            assert g.dtype == dtype and g.tobytes() == want.tobytes(), (weights is None, reduction)
+    bad = y.copy()
+    bad[4321] = 0.5
+    with pytest.raises(ValueError, match=r"found 0.5 at index 4321"):
+        loss.grad(bad, p, out=np.empty_like(p))
+    mixed = np.where(y > 0, 1.0, -1.0).astype(dtype)
+    mixed[7] = 0.0
+    with pytest.raises(ValueError, match="mixes the labels -1 and 0"):
+        loss.grad(mixed, p)
 
 
 def test_unit_interval_scan_matches_numpy():
