@@ -262,9 +262,10 @@ class ElementwiseLoss(Loss):
     """A loss l(y, p) applied element by element to arrays of any (matching) shape."""
 
     kernels = None       # {(y dtype code, p dtype code): (reduce, per_sample, grad, value_grad,
-    #                     grad_hess, block_sums, checked_reduce, checked_value_grad)}
-    # True: the reductions (value, value_and_grad) run the kernels' fused domain check
-    # (checked_*, which also return the OR of per-element flags) and pass the flags to
+    #                     grad_hess, block_sums, checked_reduce, checked_value_grad,
+    #                     checked_grad_hess)}
+    # True: the reductions (value, value_and_grad) and grad_hess run the kernels' fused domain
+    # check (checked_*, which also return the OR of per-element flags) and pass the flags to
     # _check_flags, which raises; the caller then skips its own check.
     fused_check = False
     fast_targets = "real"   # what the fast path checks the inputs for (a key of FAST_TARGETS
@@ -382,7 +383,12 @@ class ElementwiseLoss(Loss):
         grad, gflat = a.output(g_out, name="out[0]")
         hess, hflat = V.new_output(a.shape, a.pdtype, a.order, h_out,
                                    (a.y, a.p, a.w, gflat), name="out[1]")
-        self.kernels[a.key][4](a.y, a.p, a.w, gflat, hflat, hess_floor, *params, n_threads)
+        if self.fused_check:
+            flags = self.kernels[a.key][8](a.y, a.p, a.w, gflat, hflat, hess_floor, *params,
+                                           n_threads)
+            self._check_flags(flags, y_true, y_pred)
+        else:
+            self.kernels[a.key][4](a.y, a.p, a.w, gflat, hflat, hess_floor, *params, n_threads)
         return grad, hess
 
 

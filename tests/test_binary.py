@@ -595,8 +595,9 @@ def test_fused_check_lets_nan_through_and_matches_the_elementwise_path(op_name, 
     assert np.isnan(result[0] if isinstance(result, tuple) else result)
 
 
-CHECKED_OPS = [   # the calls whose inputs are checked before the kernel, in a parallel pass
-    # (the hinge losses' grad: in the value-and-gradient kernel, the same errors; see below)
+CHECKED_OPS = [   # the calls whose inputs are checked apart from the reductions' fused check:
+    # before the kernel, in a parallel pass (grad, none, partial_sums), or block by block after
+    # its derivatives (grad_hess; the hinge losses' grad runs the value-and-gradient kernel)
     ("grad", lambda loss, y, p: loss.grad(y, p)),
     ("grad_hess", lambda loss, y, p: loss.grad_hess(y, p)),
     ("none", lambda loss, y, p: loss(y, p, reduction="none")),
@@ -608,8 +609,7 @@ CHECKED_OPS = [   # the calls whose inputs are checked before the kernel, in a p
 @pytest.mark.parametrize("name", ["binary_cross_entropy", "binary_cross_entropy_with_logits",
                                   "focal", "hinge", "squared_hinge"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_checks_before_the_kernel_find_the_first_bad_input_on_any_thread_count(op_name, op, name,
-                                                                               dtype):
+def test_checked_calls_find_the_first_bad_input_on_any_thread_count(op_name, op, name, dtype):
     """A bad target in any block, a block's tail included, is reported at its index (the first
     one when several blocks hold one); NaN blocks are not errors."""
     loss = fl.get(name)

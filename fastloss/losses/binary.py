@@ -103,10 +103,10 @@ class BinaryLoss(ElementwiseLoss):
     requires y_pred in [0, 1]. ``_kernel_params`` turns the bound parameters into the kernel's
     (defaults that depend on the dtype are resolved there).
 
-    Reduced values and value_and_grad check the inputs inside the kernel (ElementwiseLoss's
-    fused check: the kernel ORs per-element flags) and raise after it; on that error a given
-    ``out=`` may already hold the gradient. So does grad where ``grad_by_value_grad``. The other
-    operations check before the kernel.
+    Reduced values, value_and_grad and grad_hess check the inputs inside the kernel
+    (ElementwiseLoss's fused check: the kernel ORs per-element flags) and raise after it; on that
+    error a given ``out=`` may already hold the derivatives. So does grad where
+    ``grad_by_value_grad``. The other operations check before the kernel.
     """
 
     fused_check = True
@@ -194,7 +194,7 @@ class BinaryLoss(ElementwiseLoss):
         return super()._value_and_grad(y, p, sample_weight, reduction, out, params)
 
     def _grad_hess(self, y_true, y_pred, sample_weight, hess_floor, out, params):
-        y, p, params = self._prepare(y_true, y_pred, params)
+        y, p, params = self._prepare(y_true, y_pred, params, check=False)
         return super()._grad_hess(y, p, sample_weight, hess_floor, out, params)
 
 
