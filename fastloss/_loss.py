@@ -263,10 +263,11 @@ class ElementwiseLoss(Loss):
 
     kernels = None       # {(y dtype code, p dtype code): (reduce, per_sample, grad, value_grad,
     #                     grad_hess, block_sums, checked_reduce, checked_value_grad,
-    #                     checked_grad_hess)}
-    # True: the reductions (value, value_and_grad) and grad_hess run the kernels' fused domain
-    # check (checked_*, which also return the OR of per-element flags) and pass the flags to
-    # _check_flags, which raises; the caller then skips its own check.
+    #                     checked_grad_hess, checked_grad or None)}
+    # True: the reductions (value, value_and_grad), grad_hess and grad (where there is a
+    # checked_grad) run the kernels' fused domain check (checked_*, which also return the OR of
+    # per-element flags) and pass the flags to _check_flags, which raises; the caller then skips
+    # its own check.
     fused_check = False
     fast_targets = "real"   # what the fast path checks the inputs for (a key of FAST_TARGETS
                             # of the kernel module; None: no fast path)
@@ -355,7 +356,11 @@ class ElementwiseLoss(Loss):
         n_threads = _threads.threads_for(a.size)
         result, flat = a.output(out)
         scale, _ = self._scale(a, reduction, n_threads)
-        self.kernels[a.key][2](a.y, a.p, a.w, flat, scale, *params, n_threads)
+        if self.fused_check and self.kernels[a.key][9] is not None:
+            flags = self.kernels[a.key][9](a.y, a.p, a.w, flat, scale, *params, n_threads)
+            self._check_flags(flags, y_true, y_pred)
+        else:
+            self.kernels[a.key][2](a.y, a.p, a.w, flat, scale, *params, n_threads)
         return result
 
     def _value_and_grad(self, y_true, y_pred, sample_weight, reduction, out, params):

@@ -596,8 +596,8 @@ def test_fused_check_lets_nan_through_and_matches_the_elementwise_path(op_name, 
 
 
 CHECKED_OPS = [   # the calls whose inputs are checked apart from the reductions' fused check:
-    # before the kernel, in a parallel pass (grad, none, partial_sums), or block by block after
-    # its derivatives (grad_hess; the hinge losses' grad runs the value-and-gradient kernel)
+    # block by block after the derivatives (grad_hess, grad; the hinge losses' grad runs the
+    # value-and-gradient kernel), or before the kernel in a parallel pass (none, partial_sums)
     ("grad", lambda loss, y, p: loss.grad(y, p)),
     ("grad_hess", lambda loss, y, p: loss.grad_hess(y, p)),
     ("none", lambda loss, y, p: loss(y, p, reduction="none")),

@@ -103,10 +103,11 @@ class BinaryLoss(ElementwiseLoss):
     requires y_pred in [0, 1]. ``_kernel_params`` turns the bound parameters into the kernel's
     (defaults that depend on the dtype are resolved there).
 
-    Reduced values, value_and_grad and grad_hess check the inputs inside the kernel
-    (ElementwiseLoss's fused check: the kernel ORs per-element flags) and raise after it; on that
-    error a given ``out=`` may already hold the derivatives. So does grad where
-    ``grad_by_value_grad``. The other operations check before the kernel.
+    Reduced values, value_and_grad, grad_hess and grad check the inputs inside the kernel
+    (ElementwiseLoss's fused check: the kernel ORs per-element flags; the hinge losses' grad
+    through their value-and-gradient kernel, ``grad_by_value_grad``) and raise after it; on that
+    error a given ``out=`` may already hold the derivatives. Per-element values
+    (reduction="none") and partial sums check before the kernel.
     """
 
     fused_check = True
@@ -123,6 +124,11 @@ class BinaryLoss(ElementwiseLoss):
 
     def _kernel_params(self, y, p, params):
         return params
+
+    @property
+    def _checked_grad(self):
+        """Whether grad's kernel checks the inputs itself (checked_grad_X, see _grad)."""
+        return next(iter(self.kernels.values()))[9] is not None
 
     # The per-call fast path (fastloss._loss.Loss._fast) checks the targets as _prepare does.
     # It calls _kernel_params once per prediction dtype, on empty arrays: a loss whose kernel
@@ -178,7 +184,8 @@ class BinaryLoss(ElementwiseLoss):
         return super()._element_block_sums(block_rows, y, p, sample_weight, params)
 
     def _grad(self, y_true, y_pred, sample_weight, reduction, out, params):
-        y, p, params = self._prepare(y_true, y_pred, params, check=not self.grad_by_value_grad)
+        y, p, params = self._prepare(y_true, y_pred, params,
+                                     check=not (self.grad_by_value_grad or self._checked_grad))
         if not self.grad_by_value_grad:
             return super()._grad(y, p, sample_weight, reduction, out, params)
         a = V.Elementwise(y, p, sample_weight, out)
