@@ -3,10 +3,11 @@ squared_hinge, focal (elementwise, any shape).
 
 Targets are checked without an input-sized temporary: targets in [0, 1] (soft targets allowed)
 for the cross-entropies and focal, labels {-1, +1} or {0, 1} for the hinge losses, predictions in
-[0, 1] for the probability form. A reduced value (and value_and_grad) checks them inside the
-kernel's own pass (fused flags; the inputs are read once), everything else before the kernel,
-with one parallel pass over each checked input (_parallel.outside_unit_interval, or the hinge
-label scan). NaN is not an error anywhere: it propagates.
+[0, 1] for the probability form. A reduced value, value_and_grad, grad and grad_hess check them
+inside the kernel's own pass (fused flags; the inputs are read once), per-element values and
+partial sums before the kernel, with one parallel pass over each checked input
+(_parallel.outside_unit_interval, or the hinge label scan). NaN is not an error anywhere: it
+propagates.
 """
 
 import sys
