@@ -112,11 +112,6 @@ class BinaryLoss(ElementwiseLoss):
     """
 
     fused_check = True
-    # True for a loss whose value costs next to nothing beside its gradient (the hinge losses):
-    # grad then runs the value-and-gradient kernel (the same gradient, bitwise) for its fused
-    # check, rather than a checking pass over y_true and then the gradient kernel. Measured on
-    # hinge at 10^7: the checking pass made grad about 30% slower than value_and_grad.
-    grad_by_value_grad = False
 
     targets = "unit"
     probabilities = False
@@ -125,11 +120,6 @@ class BinaryLoss(ElementwiseLoss):
 
     def _kernel_params(self, y, p, params):
         return params
-
-    @property
-    def _checked_grad(self):
-        """Whether grad's kernel checks the inputs itself (checked_grad_X, see _grad)."""
-        return next(iter(self.kernels.values()))[9] is not None
 
     # The per-call fast path (fastloss._loss.Loss._fast) checks the targets as _prepare does.
     # It calls _kernel_params once per prediction dtype, on empty arrays: a loss whose kernel
@@ -185,17 +175,8 @@ class BinaryLoss(ElementwiseLoss):
         return super()._element_block_sums(block_rows, y, p, sample_weight, params)
 
     def _grad(self, y_true, y_pred, sample_weight, reduction, out, params):
-        y, p, params = self._prepare(y_true, y_pred, params,
-                                     check=not (self.grad_by_value_grad or self._checked_grad))
-        if not self.grad_by_value_grad:
-            return super()._grad(y, p, sample_weight, reduction, out, params)
-        a = V.Elementwise(y, p, sample_weight, out)
-        n_threads = _threads.threads_for(a.size)
-        result, flat = a.output(out)
-        scale, _ = self._scale(a, reduction, n_threads)
-        _, flags = self.kernels[a.key][7](a.y, a.p, a.w, flat, scale, *params, n_threads)
-        self._check_flags(flags, y, p)
-        return result
+        y, p, params = self._prepare(y_true, y_pred, params, check=not self._grad_checks_in_kernel)
+        return super()._grad(y, p, sample_weight, reduction, out, params)
 
     def _value_and_grad(self, y_true, y_pred, sample_weight, reduction, out, params):
         y, p, params = self._prepare(y_true, y_pred, params, check=reduction == "none")
