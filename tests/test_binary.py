@@ -281,6 +281,27 @@ def test_focal_gradient_at_a_large_logit_and_gamma_kernel_and_reference():
     _close(reference.focal_grad(np.array([y]), np.array([z]), gamma, alpha)[0], want, rel=1e-13)
 
 
+def test_focal_derivatives_where_the_wrong_class_mass_is_subnormal_kernel_and_reference():
+    """y = 1, z = 710, gamma = 0.6 (hypothesis's example): 1 - p_t = sigmoid(-710) is subnormal,
+    and the exact derivatives (~1e-494) round to 0. The reference once formed q^(gamma - 2) dq^2
+    there (inf * 0 = NaN) and the property test flagged the kernel, which was right."""
+    y, z = np.array([1.0, 1.0, 0.0]), np.array([710.0, 709.0, -710.0])
+    for gamma in (0.6, 2.0):
+        g, h = fl.focal.grad_hess(y, z, gamma=gamma)
+        for got in (g, h, reference.focal_grad(y, z, gamma, 0.25),
+                    reference.focal_hess(y, z, gamma, 0.25)):
+            np.testing.assert_array_equal(got, 0.0)
+    # gamma = 0.06, z = 500: q^(gamma - 2) = e^970 overflowed, though the derivatives are ~1e-230
+    y, z = np.array([1.0]), np.array([500.0])
+    _, want_g, want_h = mp_derivatives(lambda t: mp_focal(1.0, t, 0.06, 0.25), 500.0)
+    assert 1e-240 < abs(want_g) < 1e-220 and 1e-240 < abs(want_h) < 1e-220
+    g, h = fl.focal.grad_hess(y, z, gamma=0.06)
+    for got, want in ((g[0], want_g), (h[0], want_h),
+                      (reference.focal_grad(y, z, 0.06, 0.25)[0], want_g),
+                      (reference.focal_hess(y, z, 0.06, 0.25)[0], want_h)):
+        _close(got, want, rel=1e-12)
+
+
 def test_focal_infinite_logits_give_the_limits():
     inf = np.inf
     y = np.array([1.0, 0.0, 1.0, 0.0, 0.3, 0.3])
