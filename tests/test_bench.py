@@ -48,8 +48,10 @@ def test_results_json_schema(tiny_results, tmp_path):
     m = results["machine"]
     for key in ("cpu", "logical_cores", "physical_cores", "simd", "caches", "memory", "os",
                 "python", "numpy", "peers", "fastloss", "openmp", "default_threads",
-                "load_average"):
+                "load_average", "load_average_end", "other_work"):
         assert key in m, key
+    if m["other_work"] is not None:            # (Linux: /proc/stat)
+        assert m["other_work"]["other_cores"] >= 0 and m["other_work"]["steal_fraction"] >= 0
     assert m["numpy"] == np.__version__
     assert m["fastloss"]["version"] == fl.__version__ and "build" in m["fastloss"]
     assert results["failures"] == []
@@ -84,6 +86,26 @@ def test_results_json_schema(tiny_results, tmp_path):
             ["time"]["median"] / row["time"]["median"])
     kinds = {b["kind"] for b in results["bandwidth"]}
     assert kinds == {"read", "read_write"}
+
+
+def test_busy_warning_counts_other_work_not_the_runs_own_threads():
+    from fastloss.bench import machine
+    # 20 s of wall time on 2 CPUs: 30 s busy in all, 28 of them this process's (its 2 threads)
+    start, end = (100.0, 5.0, 10.0, 1000.0), (130.0, 5.0, 38.0, 1020.0)
+    during = machine.other_work(start, end, 2)
+    assert during == {"other_cores": 0.1, "steal_fraction": 0.0}
+    info = {"logical_cores": 2, "load_average": [1.4, 1.2, 0.9], "other_work": during}
+    assert machine.busy_warning(info) == ""               # the run's own load average
+    info["other_work"] = machine.other_work(start, (140.0, 5.0, 38.0, 1020.0), 2)
+    assert "other processes used 0.60 of 2 logical cores" in machine.busy_warning(info)
+    info["other_work"] = machine.other_work(start, (130.0, 6.0, 38.0, 1020.0), 2)
+    assert "gave 2.5% of the CPUs' time to other guests" in machine.busy_warning(info)
+    assert machine.other_work(None, end, 2) is None
+    del info["other_work"]                                # results without it: load average
+    assert "load average up to 1.4" in machine.busy_warning(info)
+    snapshot = machine.cpu_snapshot()
+    if snapshot is not None:                             # Linux
+        assert all(x >= 0 for x in snapshot)
 
 
 def test_markdown_report(tiny_results):

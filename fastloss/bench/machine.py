@@ -3,6 +3,7 @@
 import os
 import platform
 import sys
+import time
 
 import numpy as np
 
@@ -90,9 +91,62 @@ def describe_load():
         return None
 
 
+def cpu_snapshot():
+    """(seconds every CPU spent busy, seconds stolen from them by the hypervisor, this process's
+    CPU seconds, monotonic seconds) now, for other_work; None without /proc/stat (not Linux)."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+        ticks = os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not fields or fields[0] != "cpu" or len(fields) < 9:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[1:9])
+    own = os.times()
+    return ((user + nice + system + irq + softirq) / ticks, steal / ticks,
+            own.user + own.system, time.monotonic())
+
+
+def other_work(start, end, cores):
+    """What else ran between two cpu_snapshot()s: {"other_cores": CPUs' worth of work outside
+    this process on average, "steal_fraction": share of the CPUs' time the hypervisor gave to
+    other guests}, or None. The load average cannot tell that apart from the run's own threads
+    (a 2-thread run alone gives it about 1 to 1.5 on 2 cores)."""
+    if start is None or end is None or end[3] <= start[3]:
+        return None
+    wall = end[3] - start[3]
+    other = (end[0] - start[0]) - (end[2] - start[2])
+    return {"other_cores": round(max(other, 0.0) / wall, 3),
+            "steal_fraction": round((end[1] - start[1]) / (wall * (cores or 1)), 4)}
+
+
+# Above these the report warns: other work using a tenth of the CPUs on average, or the
+# hypervisor taking 2% of their time.
+BUSY_OTHER_SHARE = 0.1
+BUSY_STEAL_FRACTION = 0.02
+
+
 def busy_warning(machine_info):
-    """A sentence when other work was running (load above half the cores), else ''."""
+    """A sentence when other work ran beside the benchmark, else ''.
+
+    From the CPU accounting of the run (other_work) where the results have it; older results
+    and systems without /proc/stat fall back to the load average (above half the cores), which
+    counts the run's own threads too."""
     cores = machine_info.get("logical_cores") or 1
+    during = machine_info.get("other_work")
+    if during is not None:
+        reasons = []
+        if during["other_cores"] > BUSY_OTHER_SHARE * cores:
+            reasons.append(f"other processes used {during['other_cores']:.2f} of {cores} "
+                           "logical cores on average")
+        if during["steal_fraction"] > BUSY_STEAL_FRACTION:
+            reasons.append(f"the hypervisor gave {100 * during['steal_fraction']:.1f}% of the "
+                           "CPUs' time to other guests")
+        if not reasons:
+            return ""
+        return ("the machine was busy (" + "; ".join(reasons) + "): these timings are not "
+                "reliable; rerun on a quiet machine")
     loads = [machine_info.get("load_average"), machine_info.get("load_average_end")]
     worst = max((l[0] for l in loads if l), default=0.0)
     if worst > 0.5 * cores:

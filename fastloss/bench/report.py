@@ -1,15 +1,21 @@
 """The report folder: ``results.json`` (everything), ``report.md`` (tables) and PNG plots,
 plus the summary table printed at the end of a run.
 
-Schema of ``results.json`` (``"schema": "fastloss-bench/1"``):
+Schema of ``results.json`` (``"schema": "fastloss-bench/2"``; /1 had no ``other_work`` and no
+``pct_floor``, and its floors were not side by side):
 - ``settings``: what was asked (losses, sizes, dtypes, threads, ops, peers, time budget).
 - ``machine``: CPU, cores, SIMD flags, caches, memory, OS, Python, NumPy, peer status and
-  versions, ``fastloss.config()`` (build flags, OpenMP), default threads, load average.
+  versions, ``fastloss.config()`` (build flags, OpenMP), default threads, load average at the
+  start and the end (``load_average``, ``load_average_end``), and ``other_work``: the CPU
+  accounting of the run, ``other_cores`` (CPUs' worth of work outside the run, on average) and
+  ``steal_fraction`` (CPU time the hypervisor gave to other guests), or None.
 - ``rows``: one per (loss, op, n, dtype, impl, threads): ``status`` ("ok", "mismatch",
   "error", "missing", "unsupported"), ``reason``, ``input_bytes``, ``output_bytes``, ``bytes``
   (moved: inputs read once plus the gradient written), ``time`` (median, min, max, q1, q3,
   repeats, loops, samples: seconds per call), ``gbps``, ``floor`` (the probe's kind, threads,
-  median, gbps), ``pct_floor``, and on fastloss rows ``speedup`` {impl: its median / ours}.
+  median, best, gbps, side_by_side: whether its samples alternated with the row's),
+  ``pct_floor`` (100 x the floor's median / the row's), and on fastloss rows ``speedup``
+  {impl: its median / ours}.
 - ``bandwidth``: every probe measurement; ``skipped``: sizes over the memory budget;
   ``failures``: the rows (or inputs) that raised or disagreed.
 """
@@ -239,6 +245,13 @@ def scaling_rows(results):
     return out
 
 
+def _other_work(during):
+    if during is None:
+        return "unknown"
+    return (f"{during['other_cores']:.2f} cores on average outside the run, "
+            f"{100 * during['steal_fraction']:.1f}% of CPU time stolen")
+
+
 def markdown(results):
     m = results["machine"]
     s = results["settings"]
@@ -270,6 +283,7 @@ def markdown(results):
             ["kernel variant", cfg.get("kernel_variant", "unknown")],
             ["compiler", cfg["build"].get("compiler_version", "unknown")],
             ["load average", " ".join(str(x) for x in m["load_average"] or []) or "unknown"],
+            ["other work during the run", _other_work(m.get("other_work"))],
         ]),
         "",
         "## Peers",

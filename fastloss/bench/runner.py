@@ -26,7 +26,7 @@ from fastloss.bench import cases as C
 from fastloss.bench import machine, probe, timing
 from fastloss.bench import peers as peer_module
 
-SCHEMA = "fastloss-bench/1"
+SCHEMA = "fastloss-bench/2"
 DEFAULT_SIZES = [10 ** k for k in range(3, 9)]          # 1e3 .. 1e8, capped by memory
 QUICK_SIZES = [10 ** 3, 10 ** 5, 10 ** 6]
 DEFAULT_DTYPES = ["float64", "float32"]
@@ -144,6 +144,7 @@ def run(settings=None, progress=None):
         "failures": [],
     }
     bandwidth = probe.BandwidthProbe(settings.budget)
+    cpu_at_start = machine.cpu_snapshot()
     per_case_units = _units_per_case(settings)
     for name in settings.losses:
         loss = C.lookup(name)
@@ -182,6 +183,8 @@ def run(settings=None, progress=None):
                 del case
     results["bandwidth"] = bandwidth.records()
     results["machine"]["load_average_end"] = machine.describe_load()
+    results["machine"]["other_work"] = machine.other_work(cpu_at_start, machine.cpu_snapshot(),
+                                                          results["machine"]["logical_cores"])
     progress.close()
     return results
 
