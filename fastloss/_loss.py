@@ -261,13 +261,11 @@ class Loss:
 class ElementwiseLoss(Loss):
     """A loss l(y, p) applied element by element to arrays of any (matching) shape."""
 
-    kernels = None       # {(y dtype code, p dtype code): (reduce, per_sample, grad, value_grad,
-    #                     grad_hess, block_sums, checked_reduce, checked_value_grad,
-    #                     checked_grad_hess, checked_grad or None)}
-    # True: the reductions (value, value_and_grad), grad_hess and grad (where there is a
-    # checked_grad) run the kernels' fused domain check (checked_*, which also return the OR of
-    # per-element flags) and pass the flags to _check_flags, which raises; the caller then skips
-    # its own check.
+    kernels = None       # {(y dtype code, p dtype code): the kernel module's Kernels}
+    # True: every call runs the kernels' fused domain check (their checked_* entries, which also
+    # return the OR of per-element flags) and passes the flags to _check_flags, which raises;
+    # the caller then skips its own check. (grad: checked_grad, or value_grad's check with
+    # grad_by_value_grad.)
     fused_check = False
     # With fused_check, True for a loss whose value costs next to nothing beside its gradient
     # (the hinge losses): grad runs the value-and-gradient kernel (the same gradient, bitwise)
@@ -302,16 +300,16 @@ class ElementwiseLoss(Loss):
         # The reductions check the weights by their sum (NaN for a NaN or negative weight, inf
         # for an infinite one): no pass of their own before the kernel's.
         a = V.Elementwise(y_true, y_pred, sample_weight, check_weights=reduction == "none")
-        reduce_, per_sample = self.kernels[a.key][:2]
         n_threads = _threads.threads_for(a.size)
         if reduction == "none":
             result, flat = a.output()
-            per_sample(a.y, a.p, a.w, flat, *params, n_threads)
+            self._per_sample(a, flat, params, n_threads, y_true, y_pred)
             return result
+        kernels = self.kernels[a.key]
         if self.fused_check:
-            total, weight_total, flags = self.kernels[a.key][6](a.y, a.p, a.w, *params, n_threads)
+            total, weight_total, flags = kernels.checked_reduce(a.y, a.p, a.w, *params, n_threads)
         else:
-            total, weight_total = reduce_(a.y, a.p, a.w, *params, n_threads)
+            total, weight_total = kernels.reduce(a.y, a.p, a.w, *params, n_threads)
         if a.w is not None and not math.isfinite(weight_total):
             V.check_weight_values(a.w)    # raises, unless finite weights overflowed their sum
         if self.fused_check:
@@ -322,10 +320,23 @@ class ElementwiseLoss(Loss):
         """Raise the loss's error for inputs the fused check flagged (fused_check losses)."""
         raise NotImplementedError
 
+    def _per_sample(self, a, flat, params, n_threads, y_true, y_pred):
+        """flat = w * loss, element by element (checked in the kernel with fused_check)."""
+        kernels = self.kernels[a.key]
+        if self.fused_check:
+            flags = kernels.checked_per_sample(a.y, a.p, a.w, flat, *params, n_threads)
+            self._check_flags(flags, y_true, y_pred)
+        else:
+            kernels.per_sample(a.y, a.p, a.w, flat, *params, n_threads)
+
     def _partial_sums(self, y_true, y_pred, sample_weight, params):
         a = V.Elementwise(y_true, y_pred, sample_weight)
-        total, weight_total = self.kernels[a.key][0](a.y, a.p, a.w, *params,
-                                                     _threads.threads_for(a.size))
+        kernels, n_threads = self.kernels[a.key], _threads.threads_for(a.size)
+        if self.fused_check:
+            total, weight_total, flags = kernels.checked_reduce(a.y, a.p, a.w, *params, n_threads)
+            self._check_flags(flags, y_true, y_pred)
+        else:
+            total, weight_total = kernels.reduce(a.y, a.p, a.w, *params, n_threads)
         return total, weight_total, a.size
 
     def _block_sums(self, block_rows, inputs, sample_weight, params):
@@ -345,15 +356,19 @@ class ElementwiseLoss(Loss):
         nb = -(-a.size // block) if block else 0
         sums = np.zeros(2 * nb)
         if nb:
-            self.kernels[a.key][5](a.y, a.p, a.w, sums, block, *params,
-                                   _threads.threads_for(a.size))
+            kernels, n_threads = self.kernels[a.key], _threads.threads_for(a.size)
+            if self.fused_check:
+                flags = kernels.checked_block_sums(a.y, a.p, a.w, sums, block, *params, n_threads)
+                self._check_flags(flags, y_true, y_pred)
+            else:
+                kernels.block_sums(a.y, a.p, a.w, sums, block, *params, n_threads)
         return sums[:nb], (None if a.w is None else sums[nb:]), a.size
 
     @property
     def _grad_checks_in_kernel(self):
         """Whether grad's kernel runs the fused check (checked_grad, or value_grad's)."""
         return self.fused_check and (self.grad_by_value_grad
-                                     or next(iter(self.kernels.values()))[9] is not None)
+                                     or next(iter(self.kernels.values())).checked_grad is not None)
 
     def _scale(self, a, reduction, n_threads):
         """The factor of the gradient: 1 / sum of weights for the mean, 1 otherwise."""
@@ -367,13 +382,14 @@ class ElementwiseLoss(Loss):
         n_threads = _threads.threads_for(a.size)
         result, flat = a.output(out)
         scale, _ = self._scale(a, reduction, n_threads)
+        kernels = self.kernels[a.key]
         if not self._grad_checks_in_kernel:
-            self.kernels[a.key][2](a.y, a.p, a.w, flat, scale, *params, n_threads)
+            kernels.grad(a.y, a.p, a.w, flat, scale, *params, n_threads)
             return result
         if self.grad_by_value_grad:
-            _, flags = self.kernels[a.key][7](a.y, a.p, a.w, flat, scale, *params, n_threads)
+            _, flags = kernels.checked_value_grad(a.y, a.p, a.w, flat, scale, *params, n_threads)
         else:
-            flags = self.kernels[a.key][9](a.y, a.p, a.w, flat, scale, *params, n_threads)
+            flags = kernels.checked_grad(a.y, a.p, a.w, flat, scale, *params, n_threads)
         self._check_flags(flags, y_true, y_pred)
         return result
 
@@ -381,17 +397,19 @@ class ElementwiseLoss(Loss):
         a = V.Elementwise(y_true, y_pred, sample_weight, out)
         n_threads = _threads.threads_for(a.size)
         result, flat = a.output(out)
+        kernels = self.kernels[a.key]
         if reduction == "none":   # per-element values and derivatives: two elementwise passes
             values, vflat = a.output()
-            self.kernels[a.key][1](a.y, a.p, a.w, vflat, *params, n_threads)
-            self.kernels[a.key][2](a.y, a.p, a.w, flat, 1.0, *params, n_threads)
+            self._per_sample(a, vflat, params, n_threads, y_true, y_pred)   # (checks first)
+            kernels.grad(a.y, a.p, a.w, flat, 1.0, *params, n_threads)
             return values, result
         scale, weight_total = self._scale(a, reduction, n_threads)
         if self.fused_check:
-            total, flags = self.kernels[a.key][7](a.y, a.p, a.w, flat, scale, *params, n_threads)
+            total, flags = kernels.checked_value_grad(a.y, a.p, a.w, flat, scale, *params,
+                                                      n_threads)
             self._check_flags(flags, y_true, y_pred)
         else:
-            total = self.kernels[a.key][3](a.y, a.p, a.w, flat, scale, *params, n_threads)
+            total = kernels.value_grad(a.y, a.p, a.w, flat, scale, *params, n_threads)
         value = total if reduction == "sum" else _mean(total, weight_total)
         return value, result
 
@@ -402,12 +420,13 @@ class ElementwiseLoss(Loss):
         grad, gflat = a.output(g_out, name="out[0]")
         hess, hflat = V.new_output(a.shape, a.pdtype, a.order, h_out,
                                    (a.y, a.p, a.w, gflat), name="out[1]")
+        kernels = self.kernels[a.key]
         if self.fused_check:
-            flags = self.kernels[a.key][8](a.y, a.p, a.w, gflat, hflat, hess_floor, *params,
-                                           n_threads)
+            flags = kernels.checked_grad_hess(a.y, a.p, a.w, gflat, hflat, hess_floor, *params,
+                                              n_threads)
             self._check_flags(flags, y_true, y_pred)
         else:
-            self.kernels[a.key][4](a.y, a.p, a.w, gflat, hflat, hess_floor, *params, n_threads)
+            kernels.grad_hess(a.y, a.p, a.w, gflat, hflat, hess_floor, *params, n_threads)
         return grad, hess
 
 

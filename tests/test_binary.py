@@ -568,7 +568,7 @@ def test_fused_target_check_raises_like_the_separate_check(op_name, op, name, dt
     bad = 0.5 if name in SIGN_LOSSES else 1.25
     y[position] = bad
     with pytest.raises(ValueError) as separate:
-        loss(y, p, reduction="none")              # checks before its kernel
+        loss._check_inputs(y, p)                  # the full check, apart from any kernel
     with fl.threads(2):
         with pytest.raises(ValueError) as fused:
             op(loss, y, p, w)
@@ -617,12 +617,15 @@ def test_fused_check_lets_nan_through_and_matches_the_elementwise_path(op_name, 
 
 
 CHECKED_OPS = [   # the calls whose inputs are checked apart from the reductions' fused check:
-    # block by block after the derivatives (grad_hess, grad; the hinge losses' grad runs the
-    # value-and-gradient kernel), or before the kernel in a parallel pass (none, partial_sums)
+    # block by block after their results (grad_hess, grad, none: the checked_* kernels; the
+    # hinge losses' grad runs the value-and-gradient kernel), or in the reduction kernels
+    # (partial_sums; fl.score's block sums)
     ("grad", lambda loss, y, p: loss.grad(y, p)),
     ("grad_hess", lambda loss, y, p: loss.grad_hess(y, p)),
     ("none", lambda loss, y, p: loss(y, p, reduction="none")),
+    ("value_and_grad_none", lambda loss, y, p: loss.value_and_grad(y, p, reduction="none")),
     ("partial_sums", lambda loss, y, p: loss.partial_sums(y, p)),
+    ("score", lambda loss, y, p: fl.score(loss, y, p)),
 ]
 
 
@@ -657,6 +660,44 @@ def test_checked_calls_find_the_first_bad_input_on_any_thread_count(op_name, op,
         with fl.threads(2), pytest.raises(ValueError, match=rf"y_pred must be probabilities.*"
                                                             rf"at index {FUSED_N - 3}"):
             op(loss, y, pb)
+
+
+@pytest.mark.parametrize("name", ["binary_cross_entropy", "binary_cross_entropy_with_logits",
+                                  "focal", "hinge", "squared_hinge"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_checked_elementwise_kernels_write_the_unchecked_kernels_bits(name, dtype):
+    """checked_per_sample and checked_block_sums (the per-element values and fl.score's block
+    sums, checked block by block) give per_sample's and block_sums' results bitwise, soft and
+    hard targets, weighted or not, on 1 and 2 threads; value_and_grad(reduction="none") stops
+    at a bad target before it writes the derivatives into out=."""
+    loss = fl.get(name)
+    y, p = _fused_inputs(name, dtype, dtype)
+    if name not in SIGN_LOSSES:
+        y[: FUSED_N // 2] = np.round(y[: FUSED_N // 2])    # labels, then soft targets
+    w = np.linspace(0.5, 2.0, FUSED_N).astype(dtype)
+    code = "f4" if dtype == np.float32 else "f8"
+    kernels = loss.kernels[(code, code)]
+    params = loss._kernel_params(y, p, loss.bind({}))
+    block = 3 * 4096 + 5
+    nb = -(-FUSED_N // block)
+    for weights in (None, w):
+        for threads in (1, 2):
+            flags = kernels.checked_reduce(y, p, weights, *params, threads)[2]   # (the labels)
+            want, got = np.empty_like(p), np.empty_like(p)
+            kernels.per_sample(y, p, weights, want, *params, threads)
+            assert kernels.checked_per_sample(y, p, weights, got, *params, threads) == flags
+            assert got.tobytes() == want.tobytes()
+            want_sums, got_sums = np.zeros(2 * nb), np.zeros(2 * nb)
+            kernels.block_sums(y, p, weights, want_sums, block, *params, threads)
+            assert kernels.checked_block_sums(y, p, weights, got_sums, block, *params,
+                                              threads) == flags
+            assert got_sums.tobytes() == want_sums.tobytes()
+    bad = y.copy()
+    bad[4096 * 5 + 3] = 0.5 if name in SIGN_LOSSES else 1.25
+    out = np.full_like(p, 7.0)
+    with pytest.raises(ValueError, match=rf"at index {4096 * 5 + 3}\b"):
+        loss.value_and_grad(bad, p, reduction="none", out=out)
+    assert np.all(out == 7.0)
 
 
 @pytest.mark.parametrize("name", sorted(SIGN_LOSSES))

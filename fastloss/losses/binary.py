@@ -3,11 +3,10 @@ squared_hinge, focal (elementwise, any shape).
 
 Targets are checked without an input-sized temporary: targets in [0, 1] (soft targets allowed)
 for the cross-entropies and focal, labels {-1, +1} or {0, 1} for the hinge losses, predictions in
-[0, 1] for the probability form. A reduced value, value_and_grad, grad and grad_hess check them
-inside the kernel's own pass (fused flags; the inputs are read once), per-element values and
-partial sums before the kernel, with one parallel pass over each checked input
-(_parallel.outside_unit_interval, or the hinge label scan). NaN is not an error anywhere: it
-propagates.
+[0, 1] for the probability form. Every call checks them inside the kernel's own pass (fused
+flags, block by block while the block is in cache; the inputs are read once); on a flag the
+error comes from the full check of _check_inputs (_parallel.outside_unit_interval, or the hinge
+label scan), which finds the first bad element. NaN is not an error anywhere: it propagates.
 """
 
 import sys
@@ -97,18 +96,18 @@ def _check_sign_labels(y, loss_name):
 
 
 class BinaryLoss(ElementwiseLoss):
-    """An elementwise binary loss whose inputs are checked against their domain first.
+    """An elementwise binary loss whose inputs are checked against their domain.
 
     ``targets`` says what y_true must hold: "unit" (values in [0, 1]) or "signs" (labels
     {-1, +1} or {0, 1}, read by the kernels without a relabelled copy). ``probabilities``
     requires y_pred in [0, 1]. ``_kernel_params`` turns the bound parameters into the kernel's
     (defaults that depend on the dtype are resolved there).
 
-    Reduced values, value_and_grad, grad_hess and grad check the inputs inside the kernel
-    (ElementwiseLoss's fused check: the kernel ORs per-element flags; the hinge losses' grad
-    through their value-and-gradient kernel, ``grad_by_value_grad``) and raise after it; on that
-    error a given ``out=`` may already hold the derivatives. Per-element values
-    (reduction="none") and partial sums check before the kernel.
+    Every call checks the inputs inside the kernel (ElementwiseLoss's fused check: the kernel
+    ORs per-element flags; the hinge losses' grad through their value-and-gradient kernel,
+    ``grad_by_value_grad``) and raises after it; on that error a given ``out=`` may already
+    hold the derivatives (value_and_grad with reduction="none" checks in its values' kernel,
+    before the derivatives').
     """
 
     fused_check = True
@@ -121,7 +120,8 @@ class BinaryLoss(ElementwiseLoss):
     def _kernel_params(self, y, p, params):
         return params
 
-    # The per-call fast path (fastloss._loss.Loss._fast) checks the targets as _prepare does.
+    # The per-call fast path (fastloss._loss.Loss._fast) checks the targets as _check_inputs
+    # does, before its kernel, and leaves inputs that fail to the general path.
     # It calls _kernel_params once per prediction dtype, on empty arrays: a loss whose kernel
     # parameters depend on more than the prediction dtype must not use it.
 
@@ -152,18 +152,16 @@ class BinaryLoss(ElementwiseLoss):
             raise AssertionError(f"{self.name}: the kernel flagged inputs the checks accept "
                                  f"(flags {flags})")
 
-    def _prepare(self, y_true, y_pred, params, check=True):
-        """(y_true, y_pred, kernel parameters): arrays the family code will not copy again;
-        check=False leaves the domain check to the kernel (see _check_flags)."""
+    def _prepare(self, y_true, y_pred, params):
+        """(y_true, y_pred, kernel parameters): arrays the family code will not copy again. The
+        domain check is the kernel's (see _check_flags)."""
         y = V._as_array(y_true, "y_true")
         p = V.prediction_array(y_pred)
         V.check_same_shape(y, p, "y_true", "y_pred")
-        if check:
-            self._check_inputs(y, p)
         return y, p, self._kernel_params(y, p, params)
 
     def _value(self, y_true, y_pred, sample_weight, reduction, params):
-        y, p, params = self._prepare(y_true, y_pred, params, check=reduction == "none")
+        y, p, params = self._prepare(y_true, y_pred, params)
         return super()._value(y, p, sample_weight, reduction, params)
 
     def _partial_sums(self, y_true, y_pred, sample_weight, params):
@@ -175,15 +173,15 @@ class BinaryLoss(ElementwiseLoss):
         return super()._element_block_sums(block_rows, y, p, sample_weight, params)
 
     def _grad(self, y_true, y_pred, sample_weight, reduction, out, params):
-        y, p, params = self._prepare(y_true, y_pred, params, check=not self._grad_checks_in_kernel)
+        y, p, params = self._prepare(y_true, y_pred, params)
         return super()._grad(y, p, sample_weight, reduction, out, params)
 
     def _value_and_grad(self, y_true, y_pred, sample_weight, reduction, out, params):
-        y, p, params = self._prepare(y_true, y_pred, params, check=reduction == "none")
+        y, p, params = self._prepare(y_true, y_pred, params)
         return super()._value_and_grad(y, p, sample_weight, reduction, out, params)
 
     def _grad_hess(self, y_true, y_pred, sample_weight, hess_floor, out, params):
-        y, p, params = self._prepare(y_true, y_pred, params, check=False)
+        y, p, params = self._prepare(y_true, y_pred, params)
         return super()._grad_hess(y, p, sample_weight, hess_floor, out, params)
 
 
