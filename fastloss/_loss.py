@@ -296,7 +296,13 @@ class ElementwiseLoss(Loss):
                   tuple(self._fast_kernel_params(np.dtype(np.float32))))
         return fast, config
 
+    def _prepare(self, y_true, y_pred, params):
+        """(y_true, y_pred, kernel parameters) as the calls below pass them to the kernels: a
+        subclass's hook (BinaryLoss makes arrays and resolves dtype-dependent parameters)."""
+        return y_true, y_pred, params
+
     def _value(self, y_true, y_pred, sample_weight, reduction, params):
+        y_true, y_pred, params = self._prepare(y_true, y_pred, params)
         # The reductions check the weights by their sum (NaN for a NaN or negative weight, inf
         # for an infinite one): no pass of their own before the kernel's.
         a = V.Elementwise(y_true, y_pred, sample_weight, check_weights=reduction == "none")
@@ -330,6 +336,7 @@ class ElementwiseLoss(Loss):
             kernels.per_sample(a.y, a.p, a.w, flat, *params, n_threads)
 
     def _partial_sums(self, y_true, y_pred, sample_weight, params):
+        y_true, y_pred, params = self._prepare(y_true, y_pred, params)
         a = V.Elementwise(y_true, y_pred, sample_weight)
         kernels, n_threads = self.kernels[a.key], _threads.threads_for(a.size)
         if self.fused_check:
@@ -346,6 +353,7 @@ class ElementwiseLoss(Loss):
 
     def _element_block_sums(self, block_rows, y_true, y_pred, sample_weight, params):
         """Block sums over blocks of `block_rows` rows: block_rows * (elements per row)."""
+        y_true, y_pred, params = self._prepare(y_true, y_pred, params)
         # Blocks of whole rows need the row-major element order (a copy only for N-D inputs
         # that are not C-contiguous, e.g. a chunk holding all of a Fortran-ordered array).
         y_true, y_pred, sample_weight = (
@@ -378,6 +386,7 @@ class ElementwiseLoss(Loss):
         return (1.0 / weight_total if weight_total != 0 else math.nan), weight_total
 
     def _grad(self, y_true, y_pred, sample_weight, reduction, out, params):
+        y_true, y_pred, params = self._prepare(y_true, y_pred, params)
         a = V.Elementwise(y_true, y_pred, sample_weight, out)
         n_threads = _threads.threads_for(a.size)
         result, flat = a.output(out)
@@ -394,6 +403,7 @@ class ElementwiseLoss(Loss):
         return result
 
     def _value_and_grad(self, y_true, y_pred, sample_weight, reduction, out, params):
+        y_true, y_pred, params = self._prepare(y_true, y_pred, params)
         a = V.Elementwise(y_true, y_pred, sample_weight, out)
         n_threads = _threads.threads_for(a.size)
         result, flat = a.output(out)
@@ -414,6 +424,7 @@ class ElementwiseLoss(Loss):
         return value, result
 
     def _grad_hess(self, y_true, y_pred, sample_weight, hess_floor, out, params):
+        y_true, y_pred, params = self._prepare(y_true, y_pred, params)
         g_out, h_out = V.grad_hess_out(out)
         a = V.Elementwise(y_true, y_pred, sample_weight, g_out)
         n_threads = _threads.threads_for(a.size)

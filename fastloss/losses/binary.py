@@ -160,30 +160,6 @@ class BinaryLoss(ElementwiseLoss):
         V.check_same_shape(y, p, "y_true", "y_pred")
         return y, p, self._kernel_params(y, p, params)
 
-    def _value(self, y_true, y_pred, sample_weight, reduction, params):
-        y, p, params = self._prepare(y_true, y_pred, params)
-        return super()._value(y, p, sample_weight, reduction, params)
-
-    def _partial_sums(self, y_true, y_pred, sample_weight, params):
-        y, p, params = self._prepare(y_true, y_pred, params)
-        return super()._partial_sums(y, p, sample_weight, params)
-
-    def _element_block_sums(self, block_rows, y_true, y_pred, sample_weight, params):
-        y, p, params = self._prepare(y_true, y_pred, params)
-        return super()._element_block_sums(block_rows, y, p, sample_weight, params)
-
-    def _grad(self, y_true, y_pred, sample_weight, reduction, out, params):
-        y, p, params = self._prepare(y_true, y_pred, params)
-        return super()._grad(y, p, sample_weight, reduction, out, params)
-
-    def _value_and_grad(self, y_true, y_pred, sample_weight, reduction, out, params):
-        y, p, params = self._prepare(y_true, y_pred, params)
-        return super()._value_and_grad(y, p, sample_weight, reduction, out, params)
-
-    def _grad_hess(self, y_true, y_pred, sample_weight, hess_floor, out, params):
-        y, p, params = self._prepare(y_true, y_pred, params)
-        return super()._grad_hess(y, p, sample_weight, hess_floor, out, params)
-
 
 # ----------------------------------------------------------------------------- parameters
 
