@@ -760,7 +760,9 @@ cdef inline void _ce_labels_finish(const rows_t* R, const floating* z, floating*
     cdef Py_ssize_t K = R.n_classes, i, j, label
     cdef const floating* zi
     cdef floating* gi
+    cdef floating* hi
     cdef double w, loss, inv_s, gscale, p, q, a, acc = 0.0, wacc = 0.0
+    cdef double g_at_max, g_below, h_at_max, h_below, gj, hj
     for i in range(n):
         zi = z + (start + i) * K
         label = R.labels[start + i]
@@ -773,16 +775,24 @@ cdef inline void _ce_labels_finish(const rows_t* R, const floating* z, floating*
         if h != NULL:
             gscale = w * R.scale
             inv_s = 1.0 / (1.0 + rest[i])
+            q = rest[i] * inv_s            # 1 - p at the row max: rest / S, no cancellation
+            hi = h + (start + i) * K
+            gi = g + (start + i) * K if g != NULL else NULL
             for j in range(K):
+                # both forms computed, then selected (a branch on the max mispredicted about
+                # once a row)
                 p = e[j * stride_j + i * stride_i] * inv_s
                 a = 1.0 if j == label else 0.0
-                if zi[j] == m[i]:          # 1 - p = rest / S exactly: no cancellation
-                    q = rest[i] * inv_s
-                    _store(g + (start + i) * K if g != NULL else NULL, h + (start + i) * K, j,
-                           (1.0 - a) - q, p * q, gscale, w, R.hess_floor)
-                else:
-                    _store(g + (start + i) * K if g != NULL else NULL, h + (start + i) * K, j,
-                           p - a, p * (1.0 - p), gscale, w, R.hess_floor)
+                g_at_max = (1.0 - a) - q
+                g_below = p - a
+                h_at_max = p * q
+                h_below = p * (1.0 - p)
+                gj = g_at_max if zi[j] == m[i] else g_below
+                hj = h_at_max if zi[j] == m[i] else h_below
+                hj = R.hess_floor if hj < R.hess_floor else hj
+                if gi != NULL:
+                    gi[j] = <floating> (gscale * gj)
+                hi[j] = <floating> (w * hj)
         elif g != NULL:           # p - onehot(y), as _row_cross_entropy's common case
             gi = g + (start + i) * K
             gscale = w * R.scale
