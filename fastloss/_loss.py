@@ -372,12 +372,6 @@ class ElementwiseLoss(Loss):
                 kernels.block_sums(a.y, a.p, a.w, sums, block, *params, n_threads)
         return sums[:nb], (None if a.w is None else sums[nb:]), a.size
 
-    @property
-    def _grad_checks_in_kernel(self):
-        """Whether grad's kernel runs the fused check (checked_grad, or value_grad's)."""
-        return self.fused_check and (self.grad_by_value_grad
-                                     or next(iter(self.kernels.values())).checked_grad is not None)
-
     def _scale(self, a, reduction, n_threads):
         """The factor of the gradient: 1 / sum of weights for the mean, 1 otherwise."""
         if reduction != "mean":
@@ -392,9 +386,11 @@ class ElementwiseLoss(Loss):
         result, flat = a.output(out)
         scale, _ = self._scale(a, reduction, n_threads)
         kernels = self.kernels[a.key]
-        if not self._grad_checks_in_kernel:
+        if not self.fused_check:
             kernels.grad(a.y, a.p, a.w, flat, scale, *params, n_threads)
             return result
+        # A fused_check loss has checked_grad or grad_by_value_grad (else checked_grad is None
+        # and the call fails loudly: it never skips the check)
         if self.grad_by_value_grad:
             _, flags = kernels.checked_value_grad(a.y, a.p, a.w, flat, scale, *params, n_threads)
         else:
