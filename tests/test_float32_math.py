@@ -2,11 +2,12 @@
 
 fl_exp_f4 and fl_log1p_unit_f4 (fastloss/_kernels/_vmath.h) are within 2^-33 relative: cheaper
 than fl_exp and fl_log1p_unit, and within float32's 1-ulp bound where a loss's formulas do not
-amplify their error. For float32 predictions log_cosh takes them everywhere and
+amplify their error. For float32 predictions log_cosh takes them everywhere,
 binary_cross_entropy_with_logits in the sub-blocks whose targets are all 0 or 1 (with soft
-targets its gradient is a difference that vanishes at y = sigmoid(z)); every other loss, and
-those sub-blocks with a soft target, keep the float64 functions (_elementwise.pyx.tp's
-FLOAT32_MATH). cross_entropy with labels and no smoothing takes fl_exp_f4 for its row
+targets its gradient is a difference that vanishes at y = sigmoid(z)), and focal likewise
+except in grad_hess (its second derivative crosses 0); every other loss, and those sub-blocks
+with a soft target, keep the float64 functions (_elementwise.pyx.tp's FLOAT32_MATH and
+FLOAT64_HESSIAN). cross_entropy with labels and no smoothing takes fl_exp_f4 for its row
 exponentials (_multiclass.pyx's _exp_for_float32). Each path is checked against the float64 kernels on the same (exactly widened)
 inputs, whose results are correct to about 2^-53:
 - with the float32 functions, a float32 result is within 1 ulp of the float64 one rounded, and
@@ -40,23 +41,27 @@ def inputs(case, rng):
     return targets, rng.standard_normal(N) * 6
 
 
-CASES = {   # case -> (loss, parameters, takes the float32 functions)
-    "log_cosh": ("log_cosh", {}, True),
-    "bce_with_logits labels": ("binary_cross_entropy_with_logits", {}, True),
-    "bce_with_logits labels pos_weight": ("binary_cross_entropy_with_logits", {"pos_weight": 3.0}, True),
-    "bce_with_logits soft": ("binary_cross_entropy_with_logits", {}, False),
-    "focal labels": ("focal", {}, False),
-    "focal soft": ("focal", {"gamma": 1.5}, False),
+ALL = set(OPS)
+NOT_GRAD_HESS = ALL - {"grad_hess"}
+CASES = {   # case -> (loss, parameters, the ops that take the float32 functions)
+    "log_cosh": ("log_cosh", {}, ALL),
+    "bce_with_logits labels": ("binary_cross_entropy_with_logits", {}, ALL),
+    "bce_with_logits labels pos_weight": ("binary_cross_entropy_with_logits", {"pos_weight": 3.0}, ALL),
+    "bce_with_logits soft": ("binary_cross_entropy_with_logits", {}, set()),
+    # focal: value and gradient with labels; its second derivative crosses 0
+    "focal labels": ("focal", {}, NOT_GRAD_HESS),
+    "focal labels gamma alpha": ("focal", {"gamma": 0.7, "alpha": -1.0}, NOT_GRAD_HESS),
+    "focal soft": ("focal", {"gamma": 1.5}, set()),
     # cross_entropy with labels, on each of its paths: narrow blocks (K < 28), row-wise blocks,
     # row by row (class weights, ignore_index); smoothing and probabilities keep fl_exp
-    "cross_entropy": ("cross_entropy", {}, True),
-    "cross_entropy wide": ("cross_entropy", {}, True),
-    "cross_entropy class_weight": ("cross_entropy", {"class_weight": np.linspace(0.5, 2, 10)}, True),
-    "cross_entropy wide ignore_index": ("cross_entropy", {"ignore_index": 3}, True),
-    "cross_entropy smoothing": ("cross_entropy", {"label_smoothing": 0.1}, False),
-    "cross_entropy probabilities": ("cross_entropy", {}, False),
-    "softmax_focal": ("softmax_focal", {}, False),
-    "softmax_focal wide": ("softmax_focal", {"gamma": 1.5}, False),
+    "cross_entropy": ("cross_entropy", {}, ALL),
+    "cross_entropy wide": ("cross_entropy", {}, ALL),
+    "cross_entropy class_weight": ("cross_entropy", {"class_weight": np.linspace(0.5, 2, 10)}, ALL),
+    "cross_entropy wide ignore_index": ("cross_entropy", {"ignore_index": 3}, ALL),
+    "cross_entropy smoothing": ("cross_entropy", {"label_smoothing": 0.1}, set()),
+    "cross_entropy probabilities": ("cross_entropy", {}, set()),
+    "softmax_focal": ("softmax_focal", {}, set()),
+    "softmax_focal wide": ("softmax_focal", {"gamma": 1.5}, set()),
 }
 
 
@@ -79,7 +84,8 @@ def call(name, op, y, p, params, weights):
 @pytest.mark.parametrize("op", OPS)
 @pytest.mark.parametrize("case", list(CASES))
 def test_each_path_takes_the_functions_its_loss_states(case, op, n_threads, weighted):
-    name, params, float32_functions = CASES[case]
+    name, params, float32_ops = CASES[case]
+    float32_functions = op in float32_ops
     rng = np.random.default_rng(4)
     y, p = inputs(case, rng)
     labels = y.dtype.kind == "i"
@@ -112,8 +118,10 @@ def test_each_path_takes_the_functions_its_loss_states(case, op, n_threads, weig
         assert differs == float32_functions
 
 
-@pytest.mark.parametrize("op", ["none", "grad", "grad_hess"])
-def test_the_choice_is_per_element(op):
+@pytest.mark.parametrize("name, op", [("binary_cross_entropy_with_logits", op)
+                                      for op in ["none", "grad", "grad_hess"]]
+                         + [("focal", op) for op in ["none", "grad"]])
+def test_the_choice_is_per_element(name, op):
     """A soft target among labels takes the float64 functions, and its neighbours (the same
     sub-block of 256 elements) keep the float32 ones: an element's bits never depend on the
     targets next to it, so slices, chunks and partitions give each element the same bits."""
@@ -123,7 +131,6 @@ def test_the_choice_is_per_element(op):
     mixed = y.copy()
     mixed[300] = 0.25                               # in the second sub-block, [256, 512)
     mixed[2000:2256] = rng.random(256)              # a sub-block of soft targets only
-    name = "binary_cross_entropy_with_logits"
     labels = call(name, op, y, p, {}, None)
     got = call(name, op, mixed, p, {}, None)
     exact = call(name, op, mixed.astype(np.float64), p.astype(np.float64), {}, None)
