@@ -179,6 +179,32 @@ def test_log_cosh_dense_sweep_against_mpmath():
     assert worst["value"] <= 2.0 and worst["grad"] <= 2.0 and worst["hess"] <= 3.0, worst
 
 
+def test_log_cosh_float32_sweep_against_mpmath():
+    """Float32 residuals take their own exp, log1p and shorter polynomials near 0
+    (_math_regression.pxd's _log_cosh_s_f4, _tanh_q_f4): each value before its rounding to
+    float32 (a one-element sum, accumulated in float64) within 2^-32 of log cosh r, across the
+    polynomials, their switch at |r| = 0.75 and the exp/log1p form; the float32 results, value
+    and gradient, within 1 ulp of float32."""
+    rng = np.random.default_rng(8)
+    r = np.concatenate([rng.uniform(-4.0, 4.0, 600), np.geomspace(1e-6, 40.0, 400),
+                        rng.uniform(0.70, 0.76, 300), rng.uniform(0.3, 0.75, 300)])
+    r = np.concatenate([r, -r[::5]]).astype(np.float32)
+    y = np.zeros_like(r)
+    value = fl.log_cosh(y, r, reduction="none")
+    grad = fl.log_cosh.grad(y, r, reduction="sum")
+    worst = {"sum": 0.0, "value": 0.0, "grad": 0.0}
+    with mpmath.workdps(40):
+        for i, x in enumerate(r):
+            xm = mpmath.mpf(float(x))
+            want, want_g = mpmath.log(mpmath.cosh(xm)), mpmath.tanh(xm)
+            one = fl.log_cosh(y[i:i + 1], r[i:i + 1], reduction="sum")
+            worst["sum"] = max(worst["sum"], float(abs(one - want) / want))
+            for k, got, w in (("value", value[i], want), ("grad", grad[i], want_g)):
+                ulp = float(np.spacing(np.float32(abs(float(w)))))
+                worst[k] = max(worst[k], float(abs(mpmath.mpf(float(got)) - w) / ulp))
+    assert worst["sum"] <= 2.0 ** -32 and worst["value"] <= 1.0 and worst["grad"] <= 1.0, worst
+
+
 @pytest.mark.parametrize("name", REGRESSION)
 def test_nan_propagates(name):
     y = np.array([0.0, 1.0, np.nan, 3.0] * 3000)

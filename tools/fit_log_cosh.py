@@ -9,11 +9,19 @@ evaluation decides the accuracy (checked against mpmath by tests/test_regression
 `fastloss accuracy`).
 
     python3 tools/fit_log_cosh.py        # prints the coefficients, highest degree first
+    python3 tools/fit_log_cosh.py --float32
+
+--float32: the shorter S and Q of the kernels' float32 results (_log_cosh_s_f4, _tanh_q_f4),
+whose own error need only stay far below float32's ulp: the bound printed is the relative
+error they add to the loss (at most 2 split^2 |dS|) and to tanh (split^2 |dQ|).
 """
+import sys
+
 import mpmath as mp
 
 SPLIT = 0.75
 DEGREES = {"S": 11, "Q": 12}
+DEGREES_FLOAT32 = {"S": 7, "Q": 7}
 
 
 def remainder_s(t):
@@ -27,9 +35,14 @@ def remainder_q(t):
 
 def main():
     mp.mp.dps = 80
+    degrees = DEGREES_FLOAT32 if "--float32" in sys.argv[1:] else DEGREES
+    t_max = mp.mpf(SPLIT) ** 2
     for name, f in (("S", remainder_s), ("Q", remainder_q)):
-        poly, err = mp.chebyfit(f, [mp.mpf(0), mp.mpf(SPLIT) ** 2], DEGREES[name] + 1, error=True)
-        print(f"# {name}: degree {DEGREES[name]}, interpolation error {mp.nstr(err, 3)}")
+        poly, err = mp.chebyfit(f, [mp.mpf(0), t_max], degrees[name] + 1, error=True)
+        # the loss is t/2 + t^2 S (t^2 dS against t/2), tanh r is r (1 + t Q) (t dQ against 1)
+        added = err * (2 * t_max if name == "S" else t_max)
+        print(f"# {name}: degree {degrees[name]}, interpolation error {mp.nstr(err, 3)}, "
+              f"relative error added 2^{float(mp.log(added, 2)):.1f}")
         for c in poly:
             print(repr(float(c)))
 
