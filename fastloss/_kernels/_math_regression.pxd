@@ -233,6 +233,18 @@ cdef inline log_cosh_t _log_cosh(double r) noexcept nogil:
     cdef double e = fl_exp(-2.0 * fabs(r))
     return _log_cosh_from(r, e, fl_log1p_unit(e))
 
+cdef inline loss_grad_t _log_cosh_loss_grad(log_cosh_t f) noexcept nogil:
+    cdef loss_grad_t out
+    out.loss = f.loss
+    out.grad = f.grad
+    return out
+
+cdef inline grad_hess_t _log_cosh_grad_hess(log_cosh_t f) noexcept nogil:
+    cdef grad_hess_t out
+    out.grad = f.grad
+    out.hess = f.hess
+    return out
+
 cdef inline double closs_log_cosh(double y, double p) noexcept nogil:
     return _log_cosh(p - y).loss
 
@@ -240,29 +252,17 @@ cdef inline double cgrad_log_cosh(double y, double p) noexcept nogil:
     return _log_cosh(p - y).grad
 
 cdef inline loss_grad_t closs_grad_log_cosh(double y, double p) noexcept nogil:
-    cdef log_cosh_t f = _log_cosh(p - y)
-    cdef loss_grad_t out
-    out.loss = f.loss
-    out.grad = f.grad
-    return out
+    return _log_cosh_loss_grad(_log_cosh(p - y))
 
 cdef inline double closs_log_cosh_from(double y, double p, double e, double l) noexcept nogil:
     return _log_cosh_from(p - y, e, l).loss
 
 cdef inline loss_grad_t closs_grad_log_cosh_from(double y, double p, double e, double l) noexcept nogil:
-    cdef log_cosh_t f = _log_cosh_from(p - y, e, l)
-    cdef loss_grad_t out
-    out.loss = f.loss
-    out.grad = f.grad
-    return out
+    return _log_cosh_loss_grad(_log_cosh_from(p - y, e, l))
 
 cdef inline grad_hess_t cgrad_hess_log_cosh_from(double y, double p, double e,
                                                  double l) noexcept nogil:
-    cdef log_cosh_t f = _log_cosh_from(p - y, e, l)   # (l, for the loss, is not read)
-    cdef grad_hess_t out
-    out.grad = f.grad
-    out.hess = f.hess
-    return out
+    return _log_cosh_grad_hess(_log_cosh_from(p - y, e, l))   # (l, for the loss, is not read)
 
 # The _from forms for float32 results: e and l from log_cosh_exp_f4 and log_cosh_log_f4, and S
 # and Q of _log_cosh_s_f4 and _tanh_q_f4 (the kernels call these where FLOAT32_MATH says so).
@@ -271,19 +271,11 @@ cdef inline double closs_log_cosh_from_f4(double y, double p, double e, double l
 
 cdef inline loss_grad_t closs_grad_log_cosh_from_f4(double y, double p, double e,
                                                     double l) noexcept nogil:
-    cdef log_cosh_t f = _log_cosh_from(p - y, e, l, True)
-    cdef loss_grad_t out
-    out.loss = f.loss
-    out.grad = f.grad
-    return out
+    return _log_cosh_loss_grad(_log_cosh_from(p - y, e, l, True))
 
 cdef inline grad_hess_t cgrad_hess_log_cosh_from_f4(double y, double p, double e,
                                                     double l) noexcept nogil:
-    cdef log_cosh_t f = _log_cosh_from(p - y, e, l, True)
-    cdef grad_hess_t out
-    out.grad = f.grad
-    out.hess = f.hess
-    return out
+    return _log_cosh_grad_hess(_log_cosh_from(p - y, e, l, True))
 
 cdef inline grad_hess_t cgrad_hess_log_cosh(double y, double p) noexcept nogil:
     return cgrad_hess_log_cosh_from(y, p, log_cosh_exp(y, p), 0.0)
