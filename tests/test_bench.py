@@ -293,6 +293,53 @@ def test_loss_without_reference_is_checked_against_fastloss(monkeypatch):
     assert results["failures"] == []
 
 
+def test_the_fastest_peers_are_timed_again_side_by_side(monkeypatch):
+    import time
+    pauses = []
+    monkeypatch.setattr(timing, "settle", lambda: pauses.append(1) or 0.0)
+    monkeypatch.setattr(runner, "PAIR_BELOW", float("inf"))   # sleep(1e-4) >> a tiny mse
+
+    def adapter(delay):
+        def make(module, case, op, n_threads):
+            impl = C.fastloss_impl(case, op, n_threads)
+            call = impl.call
+
+            def slowed():
+                time.sleep(delay)
+                return call()
+            impl.call = slowed
+            return impl
+        return make
+
+    twin = Peer("twin", "numpy", "fastloss, a little slower", {"mse": adapter(1e-4)},
+                threads_note="-")
+    slower = Peer("slower", "numpy", "over 2x the twin's time", {"mse": adapter(2e-3)},
+                  threads_note="-")
+    results = runner.run(tiny_settings(peers=[twin, slower], ops=("value",)))
+    row, = _rows(results, impl="fastloss")
+    apart = {name: _rows(results, impl=name)[0]["time"]["median"] / row["time"]["median"]
+             for name in ("twin", "slower")}
+    assert set(row["paired"]) == {"twin"}               # the slower peer is not paired
+    paired = row["paired"]["twin"]
+    assert paired["apart"] == pytest.approx(apart["twin"], rel=1e-12)
+    assert row["speedup"]["twin"] == paired["peer_median"] / paired["median"]
+    assert row["speedup"]["slower"] == pytest.approx(apart["slower"], rel=1e-12)
+    assert paired["repeats"] >= TINY.min_repeats
+    assert len(pauses) >= 2 * paired["repeats"]         # settled before each paired sample
+    assert "side by side (" in report.markdown(results)
+
+
+def test_peers_far_slower_are_not_paired(monkeypatch):
+    monkeypatch.setattr(runner, "PAIR_BELOW", 0.0)      # every ratio counts as "far slower"
+    twin = Peer("twin", "numpy", "fastloss itself",
+                {"mse": lambda module, case, op, n_threads: C.fastloss_impl(case, op, 1)},
+                threads_note="-")
+    results = runner.run(tiny_settings(peers=[twin], ops=("value",)))
+    row, = _rows(results, impl="fastloss")
+    assert row["paired"] == {} and "twin" in row["speedup"]
+    assert "| apart |" in report.markdown(results)
+
+
 def test_sizes_over_the_memory_budget_are_skipped():
     results = runner.run(tiny_settings(sizes=[1000, 10 ** 12], memory_budget=64 << 20))
     assert [s["n"] for s in results["skipped"]] == [10 ** 12]
@@ -446,6 +493,17 @@ def test_side_by_side_timing_alternates_its_samples():
     assert "".join(calls[2:]) == "".join(a + b if k % 2 == 0 else b + a
                                          for k in range(len(mine.samples)))
     assert max(mine.samples) < min(theirs.samples)
+
+
+def test_side_by_side_timing_pauses_before_every_sample():
+    calls = []
+    budget = timing.Budget(seconds=0.001, sample_time=1e-12, min_repeats=4, max_repeats=4)
+    mine, theirs = timing.measure_side_by_side(lambda: calls.append("a"),
+                                               lambda: calls.append("b"), budget,
+                                               pause=lambda: calls.append("|"))
+    assert mine.loops == theirs.loops == 1
+    # calibrations, then ab, ba, ab, ba: each sample after a pause and an untimed call
+    assert "".join(calls) == "|a|b" + "|aa|bb|bb|aa" * 2
 
 
 def test_plain_progress_line():

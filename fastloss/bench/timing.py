@@ -94,7 +94,7 @@ def measure(call, budget):
     return Timing(samples=samples, loops=loops)
 
 
-def measure_side_by_side(call, other, budget):
+def measure_side_by_side(call, other, budget, pause=None):
     """Time `call()` and `other()` in alternating samples (call, other, other, call, ...).
 
     On a shared machine the memory speed drifts within seconds; timed apart, a kernel and the
@@ -102,19 +102,33 @@ def measure_side_by_side(call, other, budget):
     one has a sample of the other next to it, so the ratio of their medians is taken side by
     side. Each goes first in every other pair, so neither always starts on caches the other
     has just filled or evicted. Inner loops are calibrated for each as in ``measure``; the
-    samples are budgeted for the pair. Returns (call's Timing, other's Timing), with the same
+    samples are budgeted for the pair. `pause()`, if given, runs before every sample, then one
+    untimed call of the function sampled next: ``settle``, when the two are libraries whose
+    thread pools spin after a call and would take the other's cores; the call wakes the pool
+    again (timed right after a pause, the first call of a sample pays the wake-up, which took
+    0.3 to 1 ms at 10^6 elements). Returns (call's Timing, other's Timing), with the same
     number of samples.
     """
+    def sample(fn, loops):
+        if pause is not None:
+            pause()
+            fn()
+        return _run(fn, loops) / loops
+
     with _gc_off():
+        if pause is not None:
+            pause()
         loops_call, per_call = _calibrated_loops(call, budget)
+        if pause is not None:
+            pause()
         loops_other, per_other = _calibrated_loops(other, budget)
         mine, theirs = [], []
         for k in range(_repeats(budget, per_call + per_other)):
             if k % 2 == 0:
-                mine.append(_run(call, loops_call) / loops_call)
-            theirs.append(_run(other, loops_other) / loops_other)
+                mine.append(sample(call, loops_call))
+            theirs.append(sample(other, loops_other))
             if k % 2 == 1:
-                mine.append(_run(call, loops_call) / loops_call)
+                mine.append(sample(call, loops_call))
     return Timing(samples=mine, loops=loops_call), Timing(samples=theirs, loops=loops_other)
 
 
