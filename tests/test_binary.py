@@ -249,6 +249,28 @@ def test_bce_probabilities_at_zero_and_one_against_mpmath():
     _close(fl.binary_cross_entropy([1.0], [0.0], eps=1e-3), -mp.log(mp.mpf(1e-3)))
 
 
+@pytest.mark.parametrize("eps", [2.0 ** -53, 1e-17, 1e-300, 1e-310])
+def test_bce_probabilities_with_labels_at_any_eps(eps):
+    """Labels take one log per element (fl_log_either_inside) where eps >= 2^-53; below, the
+    clipped p can be 1 (1 - eps rounds to 1: log1p(-1), an infinite loss) or subnormal, and the
+    general form must compute them. Each value against mpmath, in the blocked kernels (10^4
+    elements) and the per-call path."""
+    rng = np.random.default_rng(5)
+    edges = np.array([0.0, 1.0, 5e-324, 1e-310, 1e-300, 1e-17, 1 - 1e-16, 0.5])
+    p = np.concatenate([np.repeat(edges, 2), rng.random(40)])
+    y = np.concatenate([np.tile([0.0, 1.0], edges.size), (rng.random(40) < 0.5) * 1.0])
+    pc = [min(max(mp.mpf(v), mp.mpf(eps)), mp.mpf(1.0 - eps)) for v in p]   # 1 - eps rounded
+    want = [-mp.log(c) if t == 1.0 else -mp.log1p(-c) for t, c in zip(y, pc)]
+    for reps in (1, 250):
+        per = fl.binary_cross_entropy(np.tile(y, reps), np.tile(p, reps), eps=eps,
+                                      reduction="none")[:y.size]
+        for got, w, v, t in zip(per, want, p, y):
+            if mp.isinf(w):
+                assert got == math.inf, (v, t, got)
+            else:
+                _close(got, w)
+
+
 @pytest.mark.parametrize("y", [0.0, 1.0, 0.3, 0.999])
 @pytest.mark.parametrize("gamma,alpha", [(2.0, 0.25), (0.5, -1.0), (3.0, 0.6)])
 def test_focal_extremes_against_mpmath(y, gamma, alpha):

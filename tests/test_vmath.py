@@ -129,6 +129,21 @@ def test_normal_exp_gives_the_full_functions_bits_in_its_range(vm, name):
     assert np.isnan(apply(vm, name + "_normal", [math.nan, -1.0])).tolist() == [True, False]
 
 
+def test_normal_log_gives_log_bits_for_normal_positive_finite_arguments(vm):
+    """fl_log_normal (no special-value selects) is fl_log's bits for every normal positive finite
+    x, across all binades and at both ends, and keeps NaN: kl_divergence's ratios p / q use it
+    (those out of its range are redone)."""
+    rng = np.random.default_rng(13)
+    tiny, huge = np.finfo(np.float64).tiny, np.finfo(np.float64).max
+    x = np.concatenate([log_uniform(rng, 40000, -1022, 1023), rng.uniform(0.5, 2.0, 20000),
+                        1.0 + rng.uniform(-1e-12, 1e-12, 2000),
+                        [tiny, np.nextafter(tiny, 1), huge, 1.0, 0.5, 2.0, math.sqrt(0.5)]])
+    x = x[(x >= tiny) & (x <= huge)]
+    np.testing.assert_array_equal(apply(vm, "log_normal", x).view(np.uint64),
+                                  apply(vm, "log", x).view(np.uint64))
+    assert np.isnan(apply(vm, "log_normal", [math.nan]))[0]
+
+
 @pytest.mark.parametrize("name, x, expected", [
     ("exp_f4", [-math.inf, math.inf, 0.0, -0.0, -746.0, 710.0, -1e4, 1e4],
      [0.0, math.inf, 1.0, 1.0, 0.0, math.inf, 0.0, math.inf]),
@@ -189,6 +204,24 @@ def test_log_either_is_bitwise_log_or_log1p(vm):
     vm.apply_either(x, mode, out)
     want = np.where(mode == 1, apply(vm, "log1p", x), apply(vm, "log", x))
     assert np.array_equal(out.view(np.uint64), want.view(np.uint64))
+
+
+def test_log_either_inside_is_bitwise_log_either_in_its_domain(vm):
+    """fl_log_either_inside (the label form of binary_cross_entropy, eps >= 2^-53) gives
+    fl_log_either's bits for x in [2^-53, 1 - 2^-53] (log) or [-(1 - 2^-53), -2^-53] (log1p),
+    NaN included: across the binades, near the ends, and where 1 + x rounds to 1."""
+    rng = np.random.default_rng(12)
+    lo, hi = 2.0 ** -53, 1.0 - 2.0 ** -53
+    a = np.concatenate([2.0 ** rng.uniform(-53, 0, 200_000), rng.random(200_000),
+                        lo * (1 + rng.random(1000)), 1.0 - rng.random(1000) * 1e-12,
+                        [lo, hi, 0.5, np.nextafter(0.5, 0), 2.0 ** -54 * 3, math.nan]])
+    a = np.where(np.isnan(a), a, np.clip(a, lo, hi))
+    mode = (rng.random(a.size) < 0.5).astype(np.uint8)
+    x = np.where(mode == 1, -a, a)
+    got, want = np.empty_like(x), np.empty_like(x)
+    vm.apply_either(x, mode, got, inside=True)
+    vm.apply_either(x, mode, want)
+    assert np.array_equal(got.view(np.uint64), want.view(np.uint64))
 
 
 def test_the_baseline_is_built():

@@ -14,7 +14,7 @@ validates; nothing here raises.
 """
 from libc.math cimport fabs, INFINITY
 from fastloss._kernels._vmath cimport (fl_exp, fl_log, fl_log1p, fl_log1p_unit, fl_log_either,
-                                      fl_exp_f4, fl_log1p_unit_f4)
+                                      fl_log_either_inside, fl_exp_f4, fl_log1p_unit_f4)
 from fastloss._kernels._common cimport loss_grad_t, grad_hess_t
 
 # ---------------------------------------------------------------------------- logistic helpers
@@ -122,11 +122,13 @@ cdef inline loss_grad_t closs_grad_binary_cross_entropy(double y, double p, doub
 
 cdef inline double closs_binary_cross_entropy_labels(double y, double p, double eps) noexcept nogil:
     # y in {0, 1}: -log(pc) or -log1p(-pc), the one term closs_binary_cross_entropy keeps, by one
-    # log (fl_log_either gives fl_log's or fl_log1p's bits) instead of two.
+    # log (fl_log_either's bits: fl_log's or fl_log1p's) instead of two. For eps >= 2^-53 only
+    # (the kernels' LABEL_FORM_IF): pc is then in [2^-53, 1 - 2^-53], fl_log_either_inside's
+    # domain; a smaller eps lets pc be subnormal or 1 (log1p(-1) = -inf).
     # The mode is arithmetic on y, not a select: gcc does not vectorize the select's form.
     cdef double pc = _clip_prob(p, eps)
     cdef double log1p_mode = 1.0 - y    # 0.0 (log) for y = 1, 1.0 (log1p) for y = 0
-    return -fl_log_either(-pc if log1p_mode != 0.0 else pc, log1p_mode)
+    return -fl_log_either_inside(-pc if log1p_mode != 0.0 else pc, log1p_mode)
 
 cdef inline loss_grad_t closs_grad_binary_cross_entropy_labels(double y, double p, double eps) noexcept nogil:
     cdef loss_grad_t out

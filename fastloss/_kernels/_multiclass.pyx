@@ -24,7 +24,7 @@ from libc.stdlib cimport malloc, calloc, free
 
 from fastloss._kernels._common cimport (ACC_LANES, BLOCK, LANES, accumulate_lanes, combine_acc,
                                         combine_lanes, pairwise_sum)
-from fastloss._kernels._vmath cimport fl_log, fl_log1p
+from fastloss._kernels._vmath cimport fl_log, fl_log1p, fl_log_normal
 cimport numpy as cnp
 from fastloss._kernels._fastpath cimport (FAST_VALUE, FAST_GRAD, FAST_VALUE_AND_GRAD,
                                           FAST_GRAD_HESS, ready,
@@ -662,7 +662,7 @@ cdef inline double _kl_parts(const rows_t* R, const floating* xin, const double*
         pj = t[k]
         xj = x[k]
         r = pj / xj
-        far = pj * fl_log(r)
+        far = pj * fl_log_normal(r)   # fl_log's bits; r not normal: redone by _kl_fix
         near_q_phi = _kl_q_phi(pj, xj)
         at_zero = 0.0 if xj == xj else xj
         # near = 0.5 <= r <= 2 as two selects (Cython writes `and` as branches, which stop

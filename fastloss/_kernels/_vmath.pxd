@@ -11,6 +11,8 @@ cdef extern from "_vmath.h" nogil:
     double fl_log(double x)
     double fl_log1p(double x)
     double fl_log_either(double x, double log1p_mode)   # log1p(x) if log1p_mode is 1.0 else log(x)
+    double fl_log_either_inside(double x, double log1p_mode)   # its bits, |x| in [2^-53, 1 - 2^-53]
+    double fl_log_normal(double x)   # fl_log's bits for normal positive finite x (or NaN) only
     double fl_log1p_unit(double x)   # x in [0, 1] only
     # For results rounded to float32 only: relative error below 2^-33, cheaper (see _vmath.h).
     double fl_exp_f4(double x)
