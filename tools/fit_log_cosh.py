@@ -4,7 +4,7 @@ For |r| < LOG_COSH_SPLIT the kernel computes, with t = r^2,
     log cosh(r) = t/2 + t^2 S(t)        tanh(r) = r + r t Q(t)
 and beyond it the exp/log1p forms, which lose relative precision as |r| -> 0. S and Q are
 Chebyshev interpolants (mpmath.chebyfit at 80 digits) of the exact remainders on [0, split^2];
-their own error is far below 2^-53 of the result, so the rounding of the float64 Horner
+their own error is far below 2^-53 of the result, so the rounding of the float64 (Estrin)
 evaluation decides the accuracy (checked against mpmath by tests/test_regression.py and
 `fastloss accuracy`).
 
