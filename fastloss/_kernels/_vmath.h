@@ -123,20 +123,11 @@ static inline double fl_log1p(double x) { return fl__log_mode(x, 1.0); }
  * as fl_log1p / fl_log, for one log where a loss needs either (hard labels of a cross-entropy). */
 static inline double fl_log_either(double x, double log1p_mode) { return fl__log_mode(x, log1p_mode); }
 
-/* fl_log for normal positive finite x, or NaN: the same bits, without the selects of the
- * special values (subnormals, 0, negatives, infinity). Other x give a wrong finite value. */
-static inline double fl_log_normal(double x) {
-    uint64_t kb;
-    double m = fl__double(fl__reduce(fl__bits(x), &kb));
-    double r = fl__log_kernel(m - 1.0, fl__small_int_to_double(kb), 0.0);
-    return x != x ? x : r;
-}
-
 /* fl_log_either for x in [2^-53, 1 - 2^-53] (log) or [-(1 - 2^-53), -2^-53] (log1p), or NaN:
  * the same bits, without the selects of the special values none of those x can be (0, the pole,
  * subnormals, infinities; 1 + x is in [2^-53, 1], so k <= 0). Clipped probabilities
- * (binary_cross_entropy with eps >= 2^-53): 18 compares and selects fewer a log, which freed
- * AVX-512's 8 mask registers (the loop spilled them). */
+ * (binary_cross_entropy with eps >= 2^-53): their loop had spilled AVX-512's 8 mask registers.
+ * The log (mode 0.0) holds for every normal positive finite x: fl_log_normal. */
 static inline double fl_log_either_inside(double x, double log1p_mode) {
     double u = log1p_mode != 0.0 ? 1.0 + x : x;
     uint64_t kb;
@@ -145,6 +136,9 @@ static inline double fl_log_either_inside(double x, double log1p_mode) {
     double r = fl__log_kernel(m - 1.0, fl__small_int_to_double(kb), c);
     return x != x ? x : r;
 }
+
+/* fl_log's bits for normal positive finite x, or NaN (other x: a wrong finite value). */
+static inline double fl_log_normal(double x) { return fl_log_either_inside(x, 0.0); }
 
 /* log(1 + x) for x in [0, 1] (NaN -> NaN), as fl_log1p but cheaper: softplus's log1p(exp(-|z|)).
  * 1 + x = 2^k (1 + f) with k = 0 (f = x, exact) or k = 1 (f = (x - 1) / 2, with x - 1's rounding

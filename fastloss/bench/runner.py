@@ -19,7 +19,7 @@ Sizes whose estimated peak memory exceeds the budget are skipped and listed as s
 
 import datetime
 import tracemalloc
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -339,6 +339,7 @@ def _speedups(mine):
 # slower peers would add minutes to a run and change no verdict).
 PAIR_WITHIN = 2.0
 PAIR_BELOW = 10.0
+PAIR_MIN_SAMPLES = 7    # per side, whatever the budget (a median of 3 moves with one outlier)
 
 
 def _pair_with_peers(entries, budget, threads):
@@ -351,6 +352,7 @@ def _pair_with_peers(entries, budget, threads):
     thread pools spin after a call and would take the other's cores. speedup[peer] becomes the side-by-side ratio;
     row["paired"][peer] keeps both medians, the repeats and the ratio timed apart.
     """
+    budget = replace(budget, min_repeats=max(budget.min_repeats, PAIR_MIN_SAMPLES))
     for row, impl in entries:
         if row["impl"] != "fastloss" or row["status"] != "ok" or row["threads"] != threads:
             continue
