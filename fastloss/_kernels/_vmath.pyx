@@ -3,8 +3,8 @@
 from cython.parallel cimport prange
 
 from fastloss._kernels._vmath cimport (fl_exp, fl_log, fl_log1p, fl_log1p_unit, fl_log_either,
-                                      fl_log_either_inside, fl_log_normal, fl_exp_f4, fl_log1p_unit_f4, fl_exp_normal,
-                                      fl_exp_f4_normal)
+                                      fl_log_either_inside, fl_log_normal, fl_exp_f4,
+                                      fl_log1p_unit_f4, fl_exp_normal, fl_exp_f4_normal)
 
 cdef extern from *:
     """

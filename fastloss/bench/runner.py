@@ -349,8 +349,9 @@ def _pair_with_peers(entries, budget, threads):
     Timed apart (a minute apart, in a long run), a row and a peer can see machines up to 2x
     apart: a shared machine's memory and CPU speed drift. Alternated, their ratio is taken side
     by side. ``timing.settle`` and an untimed call run before each sample: the libraries'
-    thread pools spin after a call and would take the other's cores. speedup[peer] becomes the side-by-side ratio;
-    row["paired"][peer] keeps both medians, the repeats and the ratio timed apart.
+    thread pools spin after a call and would take the other's cores. speedup[peer] becomes
+    the side-by-side ratio; row["paired"][peer] keeps both medians, the repeats and the ratio
+    timed apart.
     """
     budget = replace(budget, min_repeats=max(budget.min_repeats, PAIR_MIN_SAMPLES))
     for row, impl in entries:
@@ -366,7 +367,6 @@ def _pair_with_peers(entries, budget, threads):
             apart = row["speedup"][other["impl"]]
             if other["time"]["median"] > PAIR_WITHIN * fastest or apart >= PAIR_BELOW:
                 continue
-            timing.settle()
             with impl.threads(), other_impl.threads():
                 mine, theirs = timing.measure_side_by_side(impl.call, other_impl.call, budget,
                                                            pause=timing.settle)
