@@ -209,7 +209,7 @@ def test_log_either_is_bitwise_log_or_log1p(vm):
 def test_log_either_inside_is_bitwise_log_either_in_its_domain(vm):
     """fl_log_either_inside (the label form of binary_cross_entropy, eps >= 2^-53) gives
     fl_log_either's bits for x in [2^-53, 1 - 2^-53] (log) or [-(1 - 2^-53), -2^-53] (log1p),
-    NaN included: across the binades, near the ends, and where 1 + x rounds to 1."""
+    NaN included: across the binades, near the ends, and where 1 + x is inexact."""
     rng = np.random.default_rng(12)
     lo, hi = 2.0 ** -53, 1.0 - 2.0 ** -53
     a = np.concatenate([2.0 ** rng.uniform(-53, 0, 200_000), rng.random(200_000),
