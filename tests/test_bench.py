@@ -177,8 +177,12 @@ def test_fastest_peer_and_scaling_tables():
                                                            "jax": 2.5})]}
     [(best, name, ratio)] = report.fastest_peer_rows(results)
     assert best["threads"] == 2 and (name, ratio) == ("jax", 2.5)
-    [(best, speedup)] = report.scaling_rows(results)
-    assert best["threads"] == 2 and speedup == pytest.approx(1.8)
+    [(best, speedup, one)] = report.scaling_rows(results)
+    assert best["threads"] == 2 and one["threads"] == 1 and speedup == pytest.approx(1.8)
+    best["scaling"] = {"speedup": 1.5, "median": 6e-3, "one_thread_median": 9e-3,
+                       "repeats": 7, "apart": 1.8}
+    [(best, speedup, one)] = report.scaling_rows(results)
+    assert speedup == 1.5                              # the side-by-side ratio, when taken
 
 
 def _png_size(path):
@@ -327,6 +331,52 @@ def test_the_fastest_peers_are_timed_again_side_by_side(monkeypatch):
     assert paired["repeats"] == runner.PAIR_MIN_SAMPLES      # TINY's budget allows fewer
     assert len(pauses) >= 2 * paired["repeats"]         # settled before each paired sample
     assert "side by side (" in report.markdown(results)
+
+
+def test_one_thread_and_the_most_are_timed_side_by_side(monkeypatch):
+    pairings, seen = [], []
+    real_impl, real_pairing = C.fastloss_impl, timing.measure_side_by_side
+
+    def seeing(case, op, n_threads):          # the thread count fastloss's calls run on
+        impl = real_impl(case, op, n_threads)
+        call = impl.call
+        impl.call = lambda: seen.append(fl.get_num_threads()) or call()
+        return impl
+
+    def recorded(call, other, budget, pause=None, warm_up=False):
+        sides = {"call": set(), "other": set(), "warm_up": warm_up, "pause": pause}
+        pairings.append(sides)
+
+        def on(side, fn):
+            def run():
+                seen.clear()
+                result = fn()
+                sides[side].update(seen)
+                return result
+            return run
+        return real_pairing(on("call", call), on("other", other), budget, pause, warm_up)
+    monkeypatch.setattr(C, "fastloss_impl", seeing)
+    monkeypatch.setattr(timing, "measure_side_by_side", recorded)
+    results = runner.run(tiny_settings(threads=[1, 2], ops=("value",)))
+    one, two = sorted(_rows(results, impl="fastloss"), key=lambda r: r["threads"])
+    assert one["scaling"] is None
+    scaling = two["scaling"]
+    assert scaling["speedup"] == scaling["one_thread_median"] / scaling["median"]
+    assert scaling["apart"] == pytest.approx(one["time"]["median"] / two["time"]["median"],
+                                             rel=1e-12)
+    assert scaling["repeats"] == runner.PAIR_MIN_SAMPLES
+    # the run's last pairing: each side on its own thread count, warmed up, not settled
+    assert pairings[-1] == {"call": {2}, "other": {1}, "warm_up": True, "pause": None}
+    [(row, ratio, _)] = report.scaling_rows(results)
+    assert ratio == scaling["speedup"]
+    text = report.markdown(results)
+    assert "## Thread scaling" in text and "side by side (7)" in text
+
+
+def test_scaling_is_not_paired_below_the_largest_size():
+    results = runner.run(tiny_settings(threads=[1, 2], sizes=[500, 1000], ops=("value",)))
+    rows = {(r["n"], r["threads"]): r for r in _rows(results, impl="fastloss")}
+    assert rows[(500, 2)]["scaling"] is None and rows[(1000, 2)]["scaling"] is not None
 
 
 def test_peers_far_slower_are_not_paired(monkeypatch):
@@ -500,10 +550,18 @@ def test_side_by_side_timing_pauses_before_every_sample():
     budget = timing.Budget(seconds=0.001, sample_time=1e-12, min_repeats=4, max_repeats=4)
     mine, theirs = timing.measure_side_by_side(lambda: calls.append("a"),
                                                lambda: calls.append("b"), budget,
-                                               pause=lambda: calls.append("|"))
+                                               pause=lambda: calls.append("|"), warm_up=True)
     assert mine.loops == theirs.loops == 1
     # calibrations, then ab, ba, ab, ba: each sample after a pause and an untimed call
     assert "".join(calls) == "|a|b" + "|aa|bb|bb|aa" * 2
+    calls.clear()
+    timing.measure_side_by_side(lambda: calls.append("a"), lambda: calls.append("b"), budget,
+                                warm_up=True)
+    assert "".join(calls) == "ab" + "aabbbbaa" * 2       # untimed calls without pauses
+    calls.clear()
+    timing.measure_side_by_side(lambda: calls.append("a"), lambda: calls.append("b"), budget,
+                                pause=lambda: calls.append("|"))
+    assert "".join(calls) == "|a|b" + "|a|b|b|a" * 2     # pauses without untimed calls
 
 
 def test_plain_progress_line():

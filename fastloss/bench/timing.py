@@ -94,7 +94,7 @@ def measure(call, budget):
     return Timing(samples=samples, loops=loops)
 
 
-def measure_side_by_side(call, other, budget, pause=None):
+def measure_side_by_side(call, other, budget, pause=None, warm_up=False):
     """Time `call()` and `other()` in alternating samples (call, other, other, call, ...).
 
     On a shared machine the memory speed drifts within seconds; timed apart, a kernel and the
@@ -102,16 +102,17 @@ def measure_side_by_side(call, other, budget, pause=None):
     one has a sample of the other next to it, so the ratio of their medians is taken side by
     side. Each goes first in every other pair, so neither always starts on caches the other
     has just filled or evicted. Inner loops are calibrated for each as in ``measure``; the
-    samples are budgeted for the pair. `pause()`, if given, runs before every sample, then one
-    untimed call of the function sampled next: ``settle``, when the two are libraries whose
-    thread pools spin after a call and would take the other's cores; the call wakes the pool
-    again (timed right after a pause, the first call of a sample pays the wake-up, which took
-    0.3 to 1 ms at 10^6 elements). Returns (call's Timing, other's Timing), with the same
-    number of samples.
+    samples are budgeted for the pair. `pause()`, if given, runs before every sample (and each
+    calibration): ``settle``, when the two are libraries whose thread pools spin after a call
+    and would take the other's cores. With `warm_up`, one untimed call of the function sampled
+    next precedes each sample: it wakes that function's thread pool (timed right after a pause
+    or the other's sample, the first call pays the wake-up, which took 0.3 to 1 ms at 10^6
+    elements). Returns (call's Timing, other's Timing), with the same number of samples.
     """
     def sample(fn, loops):
         if pause is not None:
             pause()
+        if warm_up:
             fn()
         return _run(fn, loops) / loops
 
