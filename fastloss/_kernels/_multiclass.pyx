@@ -23,7 +23,7 @@ from libc.math cimport INFINITY, NAN, log, pow
 from libc.stdlib cimport malloc, calloc, free
 
 from fastloss._kernels._common cimport (ACC_LANES, BLOCK, LANES, accumulate_lanes, combine_acc,
-                                        combine_lanes, pairwise_sum)
+                                       blocks_per_grab, combine_lanes, pairwise_sum)
 from fastloss._kernels._vmath cimport fl_log, fl_log1p, fl_log_normal
 cimport numpy as cnp
 from fastloss._kernels._fastpath cimport (FAST_VALUE, FAST_GRAD, FAST_VALUE_AND_GRAD,
@@ -1041,7 +1041,8 @@ cdef (double, double) _drive(const rows_t* R, const floating* z, floating* out, 
                              int n_threads) noexcept nogil:
     cdef Py_ssize_t K = R.n_classes, N = R.n_rows
     cdef Py_ssize_t nb = (N + rows - 1) // rows, b, start
-    for b in prange(nb, schedule="static", num_threads=n_threads, use_threads_if=n_threads > 1):
+    for b in prange(nb, schedule="dynamic", chunksize=blocks_per_grab(nb, n_threads),
+                    num_threads=n_threads, use_threads_if=n_threads > 1):
         start = b * rows
         _block(R, z, out, g, h, start, min(start + rows, N),
                scratch + threadid() * _scratch_per_thread(K, rows),

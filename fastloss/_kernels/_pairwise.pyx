@@ -14,7 +14,8 @@ from cython.parallel cimport prange
 from libc.math cimport INFINITY, fabs, fma, frexp, ldexp, sqrt, pow
 from libc.stdlib cimport malloc, free
 
-from fastloss._kernels._common cimport LANES, pairwise_sum, combine_lanes, sign_nan
+from fastloss._kernels._common cimport (LANES, blocks_per_grab, pairwise_sum, combine_lanes,
+                                       sign_nan)
 
 ctypedef fused floating:
     float
@@ -447,7 +448,8 @@ def triplet(const floating[:, ::1] anchor, const floating[:, ::1] positive,
     if sums == NULL:
         raise MemoryError()
     with nogil:
-        for b in prange(nb, schedule="static", num_threads=n_threads, use_threads_if=n_threads > 1):
+        for b in prange(nb, schedule="dynamic", chunksize=blocks_per_grab(nb, n_threads),
+                        num_threads=n_threads, use_threads_if=n_threads > 1):
             start = b * ROWS
             stop = min(start + ROWS, n)
             acc = 0.0
@@ -544,7 +546,8 @@ def contrastive(const floating[:, ::1] x1, const floating[:, ::1] x2, const doub
     if sums == NULL:
         raise MemoryError()
     with nogil:
-        for b in prange(nb, schedule="static", num_threads=n_threads, use_threads_if=n_threads > 1):
+        for b in prange(nb, schedule="dynamic", chunksize=blocks_per_grab(nb, n_threads),
+                        num_threads=n_threads, use_threads_if=n_threads > 1):
             start = b * ROWS
             stop = min(start + ROWS, n)
             acc = 0.0

@@ -178,8 +178,9 @@ def labels_outside(const label_int[::1] labels, Py_ssize_t n_classes, int n_thre
 # ------------------------------------------------------------ bandwidth probe (fastloss bench)
 # The memory-bandwidth floor of the benchmark report: the least a kernel must do is read its
 # inputs once (and, for a gradient, write one output). These loops do exactly that with the
-# machinery of the loss kernels (same blocks, same static schedule, same thread count), and as
-# little arithmetic as can keep the compiler from skipping the reads.
+# machinery of the loss kernels (same blocks, same thread count; the static schedule of the
+# memory scans, where handing blocks out gains nothing), and as little arithmetic as can keep
+# the compiler from skipping the reads.
 
 
 cdef inline unsigned int _block_xor(const unsigned int* a, const unsigned int* b,
@@ -247,8 +248,8 @@ def stream_read_write(const floating[::1] a, const floating[::1] b, floating[::1
                       int n_threads, floating[::1] out2=None):
     """a and b read once and out (and out2) written once, in blocks: the floor of a gradient,
     or with out2 of a grad_hess. Block k reads its share of a and of b and writes its share of
-    out (each about 1 / blocks of the array), so the statically scheduled threads read and write
-    alike, as the kernels do. Where the shares line up (a, b, out and out2 of one length)
+    out (each about 1 / blocks of the array), so the threads read and write alike, as the
+    kernels do. Where the shares line up (a, b, out and out2 of one length)
     out[i] = a[i] + b[i] and out2[i] = a[i] - b[i], in the one loop; otherwise out's share is
     filled with the block's XOR (out2 must then be None). Returns the XOR of a's and b's 32-bit
     words (stream_read's) where the shares do not line up, else 0."""

@@ -11,7 +11,8 @@ from cython.parallel cimport prange
 from libc.math cimport fabs
 from libc.stdlib cimport malloc, free
 
-from fastloss._kernels._common cimport BLOCK, LANES, pairwise_sum, combine_lanes, sign_nan
+from fastloss._kernels._common cimport (BLOCK, LANES, blocks_per_grab, pairwise_sum,
+                                       combine_lanes, sign_nan)
 
 ctypedef fused floating:
     float
@@ -88,7 +89,8 @@ def sums(const floating[::1] w, floating[::1] g, double c1, double c2, int n_thr
     if parts == NULL:
         raise MemoryError()
     with nogil:
-        for b in prange(nb, schedule="static", num_threads=n_threads, use_threads_if=n_threads > 1):
+        for b in prange(nb, schedule="dynamic", chunksize=blocks_per_grab(nb, n_threads),
+                        num_threads=n_threads, use_threads_if=n_threads > 1):
             start = b * BLOCK
             _block(wp, gp, c1, c2, start, min(start + BLOCK, n), &parts[b], &parts[nb + b])
         s1 = pairwise_sum(parts, nb)
