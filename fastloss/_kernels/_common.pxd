@@ -53,8 +53,8 @@ cdef inline double pairwise_sum(const double* x, Py_ssize_t n) noexcept nogil:
 
 cdef inline Py_ssize_t blocks_per_grab(Py_ssize_t nb, int n_threads) noexcept nogil:
     """Blocks a thread takes at a time from a loss kernel's loop over nb blocks (prange's
-    schedule="dynamic" chunk): about 16 grabs per thread, at least 4 blocks where there are
-    enough (each grab is an atomic shared by the threads).
+    schedule="dynamic" chunk): about 16 grabs per thread, but at least 4 blocks (each grab is
+    an atomic shared by the threads), or half a thread's even share where that is fewer.
 
     With static halves, a thread on a slower core (a vCPU whose host core another guest
     shares, a hybrid CPU's efficiency core) held the other waiting: on this project's 2-vCPU
@@ -64,7 +64,9 @@ cdef inline Py_ssize_t blocks_per_grab(Py_ssize_t nb, int n_threads) noexcept no
     cdef Py_ssize_t per = nb // (16 * n_threads), even = (nb + 2 * n_threads - 1) // (2 * n_threads)
     if per >= 4:
         return per
-    return even if even < 4 else 4
+    if even >= 4:
+        return 4
+    return even if even > 0 else 1      # OpenMP wants a positive chunk, even for no blocks
 
 
 cdef inline void accumulate_lanes(double* acc, const double* v, Py_ssize_t m) noexcept nogil:
