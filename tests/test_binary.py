@@ -271,6 +271,35 @@ def test_bce_probabilities_with_labels_at_any_eps(eps):
                 _close(got, w)
 
 
+@pytest.mark.parametrize("eps", [2.0 ** -53, 1e-17, 1e-300, 1e-310])
+def test_bce_probabilities_with_soft_targets_at_any_eps(eps):
+    """Soft targets take both logs without their special-value selects (closs_X_inside) where
+    eps >= 2^-53; below, the general form. Each value against mpmath, in the blocked kernels
+    (10^4 elements: reduction="none", the sum of value_and_grad) and the per-call path."""
+    rng = np.random.default_rng(6)
+    edges = np.array([0.0, 1.0, 5e-324, 1e-310, 1e-300, 1e-17, 1 - 1e-16, 0.5])
+    targets = np.array([0.3, 0.999, 1e-3, 0.5])
+    p = np.concatenate([np.repeat(edges, targets.size), rng.random(40)])
+    y = np.concatenate([np.tile(targets, edges.size), rng.random(40)])
+    pc = [min(max(mp.mpf(v), mp.mpf(eps)), mp.mpf(1.0 - eps)) for v in p]   # 1 - eps rounded
+    want = [-(mp.mpf(t) * mp.log(c) + (1 - mp.mpf(t)) * mp.log1p(-c)) for t, c in zip(y, pc)]
+    for reps in (1, 250):
+        ys, ps = np.tile(y, reps), np.tile(p, reps)
+        per = fl.binary_cross_entropy(ys, ps, eps=eps, reduction="none")[:y.size]
+        for got, w, v, t in zip(per, want, p, y):
+            if mp.isinf(w):
+                assert got == math.inf, (v, t, got)
+            else:
+                _close(got, w)
+        total, g = fl.binary_cross_entropy.value_and_grad(ys, ps, eps=eps, reduction="sum")
+        if any(mp.isinf(w) for w in want):
+            assert total == math.inf
+        else:
+            _close(total, reps * mp.fsum(want), rel=1e-13)
+        np.testing.assert_array_equal(g, fl.binary_cross_entropy.grad(ys, ps, eps=eps,
+                                                                       reduction="sum"))
+
+
 @pytest.mark.parametrize("y", [0.0, 1.0, 0.3, 0.999])
 @pytest.mark.parametrize("gamma,alpha", [(2.0, 0.25), (0.5, -1.0), (3.0, 0.6)])
 def test_focal_extremes_against_mpmath(y, gamma, alpha):

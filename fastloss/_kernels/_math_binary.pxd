@@ -120,6 +120,20 @@ cdef inline loss_grad_t closs_grad_binary_cross_entropy(double y, double p, doub
     out.grad = cgrad_binary_cross_entropy(y, p, eps)
     return out
 
+cdef inline double closs_binary_cross_entropy_inside(double y, double p, double eps) noexcept nogil:
+    # closs_binary_cross_entropy's bits for eps >= 2^-53 only (the kernels' INSIDE_FORM_IF): pc
+    # is then in [2^-53, 1 - 2^-53], where fl_log_either_inside gives fl_log's and fl_log1p's
+    # bits without their special-value selects (soft targets: both terms).
+    cdef double pc = _clip_prob(p, eps)
+    return -((0.0 if y == 0.0 else y * fl_log_either_inside(pc, 0.0))
+             + (0.0 if y == 1.0 else (1.0 - y) * fl_log_either_inside(-pc, 1.0)))
+
+cdef inline loss_grad_t closs_grad_binary_cross_entropy_inside(double y, double p, double eps) noexcept nogil:
+    cdef loss_grad_t out
+    out.loss = closs_binary_cross_entropy_inside(y, p, eps)
+    out.grad = cgrad_binary_cross_entropy(y, p, eps)
+    return out
+
 cdef inline double closs_binary_cross_entropy_labels(double y, double p, double eps) noexcept nogil:
     # y in {0, 1}: -log(pc) or -log1p(-pc), the one term closs_binary_cross_entropy keeps, by one
     # log (fl_log_either's bits: fl_log's or fl_log1p's) instead of two. For eps >= 2^-53 only
