@@ -3,8 +3,9 @@
     fastloss bench --sizes 1e7 --out bench-report        # on a quiet machine
     python benchmarks/update_readme.py bench-report/report.md [README.md]
 
-Copies the report's header line, machine table, "Summary", "Targets" and "Against the fastest
-peer" sections between the README markers <!-- PERFORMANCE:BEGIN --> and <!-- PERFORMANCE:END -->.
+Copies the report's header line, machine table, "Summary", "Targets", "Against the fastest
+peer" and "Thread scaling" sections between the README markers <!-- PERFORMANCE:BEGIN --> and
+<!-- PERFORMANCE:END -->.
 """
 
 import re
