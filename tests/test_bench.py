@@ -4,6 +4,7 @@ agreement checks, compare. Timings here are meaningless by design; only the mach
 import copy
 import io
 import json
+import statistics
 import struct
 
 import numpy as np
@@ -131,7 +132,7 @@ def test_targets_section(tiny_results):
     for row in results["rows"]:
         if row["loss"] == "mse":
             row["n"] = 10 ** 7                      # pretend the tiny run was the target size
-    found = {(w, d): (v, met) for w, n, d, t, v, met in report.targets(results)}
+    found = {(w, d): (v, met) for w, n, d, t, v, met, timed in report.targets(results)}
     assert set(found) == {(t[6], t[3]) for t in report.TARGETS if t[0] == "mse"}
     row = _rows(results, impl="fastloss", loss="mse", op="value", dtype="float64")[0]
     assert found["mse at least 5x NumPy", "float64"][0] == pytest.approx(row["speedup"]["numpy"])
@@ -141,7 +142,9 @@ def test_targets_section(tiny_results):
     assert pct == pytest.approx(row["pct_floor"]) and met == (pct >= 80.0)
     narrow = _rows(results, impl="fastloss", loss="mse", op="value", dtype="float32")[0]
     ratio, met = found["mse value float32 at least 1.6x faster than float64", "float32"]
-    assert ratio == pytest.approx(row["time"]["median"] / narrow["time"]["median"])
+    assert ratio == narrow["vs_float64"]["speedup"]        # side by side
+    assert narrow["vs_float64"]["apart"] == pytest.approx(
+        row["time"]["median"] / narrow["time"]["median"], rel=1e-12)
     assert met == (ratio >= 1.6)
     text = report.markdown(results)
     assert "## Targets" in text and f"| {pct:.0f}% | {'yes' if pct >= 80 else 'NO'} |" in text
@@ -158,13 +161,92 @@ def test_time_targets_and_their_classes():
     results = {"settings": {"ops": list(C.OPS)}, "rows": [
         row("focal", "float64", 19.9, [10 ** 7]), row("cross_entropy", "float32", 10.5,
                                                      [10 ** 6, 10])]}
-    found = {w: (round(v, 6), met) for w, n, d, t, v, met in report.targets(results)}
+    found = {w: (round(v, 6), met) for w, n, d, t, v, met, timed in report.targets(results)}
     assert found == {"focal value at most 20 ms": (19.9, True),
                      "cross_entropy 10^6 x 10 value at most 10 ms": (10.5, False)}
     results["rows"][1]["pred_shape"] = [10 ** 4, 1000]
-    found = {w: met for w, n, d, t, v, met in report.targets(results)}
+    found = {w: met for w, n, d, t, v, met, timed in report.targets(results)}
     assert found == {"focal value at most 20 ms": True,
                      "cross_entropy 10^4 x 1000 value at most 5 ms": False}
+
+
+def test_time_targets_take_every_sample_of_the_row():
+    # The row's own timing (3 samples at 30 ms) and its pairings (4 at 10 ms): the median of
+    # all 7 is 10 ms, and the table says how it was timed.
+    row = {"loss": "focal", "op": "value", "n": 10 ** 7, "dtype": "float64", "impl": "fastloss",
+           "threads": 2, "status": "ok", "speedup": {}, "pred_shape": [10 ** 7], "floor": None,
+           "pct_floor": None, "time": {"median": 0.03, "samples": [0.03, 0.031, 0.029],
+                                       "repeats": 3}, "more_samples": [0.01] * 4}
+    results = {"settings": {"ops": list(C.OPS)}, "rows": [row]}
+    [(wording, _, _, _, value, met, timed)] = report.targets(results)
+    assert (wording, value, met) == ("focal value at most 20 ms", pytest.approx(10.0), True)
+    assert timed == "all 7 samples (own timing 30.00 ms)"
+    row["more_samples"] = []
+    [(_, _, _, _, value, met, timed)] = report.targets(results)
+    assert (value, met, timed) == (pytest.approx(30.0), False, "own timing")
+
+
+def test_float32_and_float64_are_timed_side_by_side(monkeypatch):
+    pairings = []
+    real_impl, real_pairing = C.fastloss_impl, timing.measure_side_by_side
+
+    def seeing(case, op, n_threads):          # each call says its dtype and thread count
+        impl = real_impl(case, op, n_threads)
+        call = impl.call
+        impl.call = lambda: seen.append((case.dtype.name, fl.get_num_threads())) or call()
+        return impl
+    seen = []
+
+    def recorded(call, other, budget, pause=None, warm_up=False):
+        sides = {"call": set(), "other": set(), "warm_up": warm_up, "pause": pause}
+        pairings.append(sides)
+
+        def on(side, fn):
+            def run():
+                seen.clear()
+                result = fn()
+                sides[side].update(seen)
+                return result
+            return run
+        return real_pairing(on("call", call), on("other", other), budget, pause, warm_up)
+    monkeypatch.setattr(C, "fastloss_impl", seeing)
+    monkeypatch.setattr(timing, "measure_side_by_side", recorded)
+    results = runner.run(tiny_settings(threads=[1, 2], sizes=[500, 1000], ops=("value",),
+                                       dtypes=["float64", "float32"]))
+    rows = {(r["n"], r["dtype"], r["threads"]): r for r in _rows(results, impl="fastloss")}
+    narrow, wide = rows[1000, "float32", 2], rows[1000, "float64", 2]
+    paired = narrow["vs_float64"]
+    assert paired["speedup"] == paired["float64_median"] / paired["median"]
+    assert paired["apart"] == pytest.approx(wide["time"]["median"] / narrow["time"]["median"],
+                                            rel=1e-12)
+    assert paired["repeats"] == runner.PAIR_MIN_SAMPLES
+    assert [k for k, r in rows.items() if r["vs_float64"]] == [(1000, "float32", 2)]
+    # the run's last pairing: float32 against float64 on the most threads, warmed up, no settle
+    assert pairings[-1] == {"call": {("float32", 2)}, "other": {("float64", 2)},
+                            "warm_up": True, "pause": None}
+    # every pairing's samples are kept with the row: scaling's, then this one's
+    assert narrow["more_samples"][-paired["repeats"]:] != []
+    assert len(narrow["more_samples"]) == len(wide["more_samples"]) == 2 * paired["repeats"]
+    assert statistics.median(narrow["more_samples"][-paired["repeats"]:]) == paired["median"]
+    # the float32 target takes the side-by-side ratio
+    for row in results["rows"]:
+        row["n"] = 10 ** 7 if row["n"] == 1000 else row["n"]
+    found = {(w, d): (v, timed) for w, n, d, t, v, met, timed in report.targets(results)}
+    ratio, timed = found["mse value float32 at least 1.6x faster than float64", "float32"]
+    assert ratio == paired["speedup"] and timed.startswith("side by side (7; apart ")
+
+
+def test_float32_and_float64_are_not_paired_when_both_cases_do_not_fit():
+    # A memory budget each case of mse at 1000 elements fits in, but not both.
+    need = [runner.bytes_per_element(C.lookup("mse"), dtype) * 1000 * 1.25
+            for dtype in ("float64", "float32")]
+    results = runner.run(tiny_settings(dtypes=["float64", "float32"], ops=("value",),
+                                       memory_budget=int(max(need)) + 1))
+    assert {r["dtype"] for r in _rows(results, impl="fastloss")} == {"float64", "float32"}
+    assert all(r["vs_float64"] is None for r in _rows(results, impl="fastloss"))
+    both = runner.run(tiny_settings(dtypes=["float64", "float32"], ops=("value",),
+                                    memory_budget=int(sum(need)) + 1))
+    assert _rows(both, impl="fastloss", dtype="float32")[0]["vs_float64"] is not None
 
 
 def test_fastest_peer_and_scaling_tables():

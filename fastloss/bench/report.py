@@ -17,7 +17,11 @@ Schema of ``results.json`` (``"schema": "fastloss-bench/2"``; /1 had no ``other_
   ``pct_floor`` (100 x the floor's median / the row's), and on fastloss rows ``speedup``
   {impl: its median / ours} and ``paired`` {peer: median, peer_median, repeats, apart}: the
   peers timed again side by side with the row (alternating samples), whose speedup is then the
-  ratio of those medians (``apart``: the ratio of the separate timings).
+  ratio of those medians (``apart``: the ratio of the separate timings). At the run's largest
+  size, also side by side: ``scaling`` on the most threads' rows {speedup, median,
+  one_thread_median, repeats, apart} (against the 1-thread row) and ``vs_float64`` on float32
+  rows {speedup, median, float64_median, repeats, apart} (against the float64 row), else None;
+  ``more_samples``: the row's samples from those pairings (seconds per call).
 - ``bandwidth``: every probe measurement; ``skipped``: sizes over the memory budget;
   ``failures``: the rows (or inputs) that raised or disagreed.
 """
@@ -25,6 +29,7 @@ Schema of ``results.json`` (``"schema": "fastloss-bench/2"``; /1 had no ``other_
 import json
 import math
 import os
+import statistics
 
 from fastloss.bench.cases import format_size
 from fastloss.bench.machine import busy_warning
@@ -137,9 +142,12 @@ def summary_rows(results):
 # measure, compared with bound:
 # - "speedup_numpy": NumPy reference time / fastloss time, at least;
 # - "vs_numpy_dot": fastloss time / np.dot(y, p) time (reading the same two arrays), at most;
-# - "time_ms": fastloss's median in milliseconds, at most;
+# - "time_ms": fastloss's median in milliseconds, at most: the median of every sample of the row
+#   in the run (its own timing and its pairings, row["more_samples"]), the machine's speed
+#   drifting between them;
 # - "pct_floor": fastloss's % of the bandwidth floor, at least;
-# - "f32_speedup": the float64 row's time / this float32 row's time, at least.
+# - "f32_speedup": the float64 row's time / this float32 row's time, at least (side by side,
+#   row["vs_float64"], where the run took it).
 # classes: for a row-wise loss, the classes K the target is stated for (None: any input).
 MEMORY_BOUND = ("mse", "mae", "huber", "quantile", "hinge", "squared_hinge")
 TARGETS = [
@@ -187,17 +195,39 @@ def _measure(results, row, measure):
         dot = (row["floor"] or {}).get("numpy_dot_median")
         return row["time"]["median"] / dot if dot else None
     if measure == "time_ms":
-        return row["time"]["median"] * 1e3
+        return pooled_median(row) * 1e3
     if measure == "pct_floor":
         return row["pct_floor"]
+    if row.get("vs_float64"):
+        return row["vs_float64"]["speedup"]
     wide = [r for r in _fastloss_rows(results, row["loss"])
             if (r["op"], r["n"], r["threads"], r["dtype"], r["status"])
             == (row["op"], row["n"], row["threads"], "float64", OK)]
     return wide[0]["time"]["median"] / row["time"]["median"] if wide else None
 
 
+def pooled_median(row):
+    """The median of every sample of a row in the run: its own timing's and its pairings'."""
+    samples = row["time"].get("samples", []) + row.get("more_samples", [])
+    return statistics.median(samples) if samples else row["time"]["median"]
+
+
+def _target_timing(row, measure):
+    """How a target's figure was timed (the Targets table's "timed" cell)."""
+    if measure == "time_ms" and row.get("more_samples"):
+        count = len(row["time"].get("samples", [])) + len(row["more_samples"])
+        return f"all {count} samples (own timing {row['time']['median'] * 1e3:.2f} ms)"
+    if measure == "f32_speedup" and row.get("vs_float64"):
+        paired = row["vs_float64"]
+        return f"side by side ({paired['repeats']}; apart {paired['apart']:.2f}x)"
+    if measure == "pct_floor" and (row.get("floor") or {}).get("side_by_side"):
+        return f"side by side ({row['time']['repeats']})"
+    return "own timing" if measure == "time_ms" else "apart"
+
+
 def targets(results):
-    """[(wording, n, dtype, threads, measured, met)] for the targets this run measured."""
+    """[(wording, n, dtype, threads, measured, met, timed)] for the targets this run measured
+    (timed: how the figure was timed)."""
     out = []
     rows = _fastloss_rows(results)
     for loss, op, n, dtype, measure, bound, wording, classes in TARGETS:
@@ -208,7 +238,7 @@ def targets(results):
         row = max(match, key=lambda r: r["threads"] or 0)
         value = _measure(results, row, measure)
         met = value is not None and (value <= bound if measure in _AT_MOST else value >= bound)
-        out.append((wording, n, dtype, row["threads"], value, met))
+        out.append((wording, n, dtype, row["threads"], value, met, _target_timing(row, measure)))
     return out
 
 
@@ -345,7 +375,12 @@ def markdown(results):
         "alternating samples, as with the probe; the other ratios come from the separate "
         "timings.",
         "- **Targets**: figures the project's issues ask for, where this run measured them; "
-        "the bandwidth table also gives `np.dot(y, p)`, NumPy's own way to read two arrays once.",
+        "the bandwidth table also gives `np.dot(y, p)`, NumPy's own way to read two arrays once. "
+        "**timed**: a time is the median of every sample of the row in the run (its own timing "
+        "and its side-by-side pairings, spread over the run: the machine's speed drifts "
+        "between them), its own timing's median given too; float32 against float64 and "
+        "% floor are side by side (alternating samples, their count given) where the run took "
+        "them, with the ratio of the separate timings.",
         "",
         "## Summary (largest size measured, most threads)",
         "",
@@ -356,9 +391,9 @@ def markdown(results):
     reached = targets(results)
     if reached:
         lines += ["## Targets", ""]
-        lines += _table(["target", "n", "dtype", "threads", "measured", "met"], [
-            [w, format_size(n), d, t, _format_target(w, v), "yes" if met else "NO"]
-            for w, n, d, t, v, met in reached])
+        lines += _table(["target", "n", "dtype", "threads", "measured", "met", "timed"], [
+            [w, format_size(n), d, t, _format_target(w, v), "yes" if met else "NO", timed]
+            for w, n, d, t, v, met, timed in reached])
         lines.append("")
     peers = fastest_peer_rows(results)
     if peers:
