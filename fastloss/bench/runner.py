@@ -457,8 +457,9 @@ def _pair_dtypes(largest, budget, threads):
 
     Issue 9 asks float32 to be 1.6x faster than float64; timed apart, minutes apart, the two
     rows see different machines (in one run, hinge's float64 value read 3.27 ms in its own
-    timing and 5.25 to 5.82 ms in its pairings with peers). As in _pair_thread_counts, an untimed call precedes
-    each sample and there is no ``timing.settle``: both sides are fastloss's own OpenMP team.
+    timing and 5.25 to 5.82 ms in its pairings with peers). As in _pair_thread_counts, an
+    untimed call precedes each sample and there is no ``timing.settle``: both sides are
+    fastloss's own OpenMP team.
     The float32 row's row["vs_float64"] keeps the ratio (float64's time / float32's), both
     medians, the repeats and the ratio apart.
     """
