@@ -39,10 +39,15 @@ for loss in [fl.get(n) for n in fl.available()] + [fl.l1_penalty, fl.l2_penalty,
     if loss.family != family:
         continue
     for dtype in (np.float64, np.float32):
-        args = loss.make_inputs(60_000, dtype, rng)
+        # 60_007: the last block ends in a part of a sub-block and of a group of lanes
+        args = loss.make_inputs(60_007, dtype, rng)
         v, g = loss.value_and_grad(*args)
         key = f"{loss.name}-{np.dtype(dtype).name}"
         out[key + "-value"], out[key + "-grad"] = np.asarray(v), g
+        out[key + "-value_only"] = np.asarray(loss(*args))   # the reductions' own loops
+        if family in ("regression", "binary"):
+            weights = rng.uniform(0.0, 2.0, len(args[0])).astype(dtype)
+            out[key + "-weighted"] = np.asarray(loss(*args, sample_weight=weights))
         if hasattr(loss, "grad_hess"):   # penalties: none
             out[key + "-grad_hess_g"], out[key + "-hess"] = loss.grad_hess(*args)
 np.savez(path, **out)

@@ -256,6 +256,54 @@ def test_bitwise_identical_across_thread_counts(name):
         np.testing.assert_array_equal(other[3][1], first[3][1])
 
 
+def _fixed_order_sum(values):
+    """The kernels' sum of per-element values, in their documented order (_common.pxd): blocks
+    of BLOCK elements; in a block, element k added to lane k % ACC_LANES in increasing k; the
+    lanes combined by a fixed tree; the block sums by pairwise halving."""
+    BLOCK, LANES = 4096, 16
+
+    def pairwise(x):
+        if len(x) <= 8:
+            total = 0.0
+            for v in x:
+                total += v
+            return total
+        return pairwise(x[:len(x) // 2]) + pairwise(x[len(x) // 2:])
+
+    def tree(a):
+        return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))
+    sums = []
+    for start in range(0, len(values), BLOCK):
+        acc = [0.0] * LANES
+        for k, v in enumerate(values[start:start + BLOCK].tolist()):
+            acc[k % LANES] += v
+        sums.append(tree(acc[:8]) + tree(acc[8:]))
+    return pairwise(sums)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("name", ["mse", "mae"])
+def test_sums_follow_the_documented_order(name, dtype):
+    # Values of magnitudes 1e-3 to 1e3, so that adding them in another order (another lane, a
+    # lane of the wrong group) changes the last bits; sizes that end within a sub-block (256)
+    # and within a group of lanes (16), in one block or several. mse's (p - y)^2 and mae's
+    # |p - y| are exact in NumPy's float64 too, so the per-element values are the kernels'.
+    rng = np.random.default_rng(11)
+    for n in (7, 23, 256 + 9, 4096 + 103, 3 * 4096 + 2663):
+        scale = 10.0 ** rng.integers(-3, 4, n)
+        y = (rng.standard_normal(n) * scale).astype(dtype)
+        p = (rng.standard_normal(n) * scale).astype(dtype)
+        w = rng.uniform(0.0, 2.0, n).astype(dtype)
+        r = p.astype(np.float64) - y.astype(np.float64)
+        values = r * r if name == "mse" else np.abs(r)
+        weighted = w.astype(np.float64) * values
+        for threads in (1, 2):
+            with fl.threads(threads):
+                assert fl.get(name)(y, p, reduction="sum") == _fixed_order_sum(values), n
+                assert fl.get(name)(y, p, sample_weight=w, reduction="sum") == \
+                    _fixed_order_sum(weighted), n
+
+
 def test_float32_accumulates_in_float64():
     # 2^24 + a bit of float32 ones: a float32 accumulator would stall at 2^24.
     n = (1 << 24) + 4096
