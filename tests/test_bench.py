@@ -187,30 +187,9 @@ def test_time_targets_take_every_sample_of_the_row():
 
 
 def test_float32_and_float64_are_timed_side_by_side(monkeypatch):
-    pairings = []
-    real_impl, real_pairing = C.fastloss_impl, timing.measure_side_by_side
-
-    def seeing(case, op, n_threads):          # each call says its dtype and thread count
-        impl = real_impl(case, op, n_threads)
-        call = impl.call
-        impl.call = lambda: seen.append((case.dtype.name, fl.get_num_threads())) or call()
-        return impl
-    seen = []
-
-    def recorded(call, other, budget, pause=None, warm_up=False):
-        sides = {"call": set(), "other": set(), "warm_up": warm_up, "pause": pause}
-        pairings.append(sides)
-
-        def on(side, fn):
-            def run():
-                seen.clear()
-                result = fn()
-                sides[side].update(seen)
-                return result
-            return run
-        return real_pairing(on("call", call), on("other", other), budget, pause, warm_up)
-    monkeypatch.setattr(C, "fastloss_impl", seeing)
-    monkeypatch.setattr(timing, "measure_side_by_side", recorded)
+    # each fastloss call records its dtype and the thread count it runs on
+    pairings = _record_pairings(monkeypatch,
+                                lambda case: (case.dtype.name, fl.get_num_threads()))
     results = runner.run(tiny_settings(threads=[1, 2], sizes=[500, 1000], ops=("value",),
                                        dtypes=["float64", "float32"]))
     rows = {(r["n"], r["dtype"], r["threads"]): r for r in _rows(results, impl="fastloss")}
@@ -415,14 +394,16 @@ def test_the_fastest_peers_are_timed_again_side_by_side(monkeypatch):
     assert "side by side (" in report.markdown(results)
 
 
-def test_one_thread_and_the_most_are_timed_side_by_side(monkeypatch):
+def _record_pairings(monkeypatch, describe):
+    """Each side-by-side timing of the run, as {"call": ..., "other": ..., "warm_up", "pause"}:
+    the sides' sets of describe(case) taken inside each fastloss call they made."""
     pairings, seen = [], []
     real_impl, real_pairing = C.fastloss_impl, timing.measure_side_by_side
 
-    def seeing(case, op, n_threads):          # the thread count fastloss's calls run on
+    def seeing(case, op, n_threads):
         impl = real_impl(case, op, n_threads)
         call = impl.call
-        impl.call = lambda: seen.append(fl.get_num_threads()) or call()
+        impl.call = lambda: seen.append(describe(case)) or call()
         return impl
 
     def recorded(call, other, budget, pause=None, warm_up=False):
@@ -439,6 +420,12 @@ def test_one_thread_and_the_most_are_timed_side_by_side(monkeypatch):
         return real_pairing(on("call", call), on("other", other), budget, pause, warm_up)
     monkeypatch.setattr(C, "fastloss_impl", seeing)
     monkeypatch.setattr(timing, "measure_side_by_side", recorded)
+    return pairings
+
+
+def test_one_thread_and_the_most_are_timed_side_by_side(monkeypatch):
+    # each fastloss call records the thread count it runs on
+    pairings = _record_pairings(monkeypatch, lambda case: fl.get_num_threads())
     results = runner.run(tiny_settings(threads=[1, 2], ops=("value",)))
     one, two = sorted(_rows(results, impl="fastloss"), key=lambda r: r["threads"])
     assert one["scaling"] is None

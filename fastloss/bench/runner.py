@@ -424,11 +424,18 @@ def _pair_thread_counts(entries, budget, threads):
     mine, single = timing.measure_side_by_side(_under_its_threads(impl),
                                                _under_its_threads(one_impl), budget,
                                                warm_up=True)
-    row["scaling"] = {"speedup": single.median / mine.median, "median": mine.median,
-                      "one_thread_median": single.median, "repeats": len(mine.samples),
-                      "apart": one["time"]["median"] / row["time"]["median"]}
+    row["scaling"] = _pairing_record(row, one, mine, single, "one_thread_median")
+
+
+def _pairing_record(row, other, mine, theirs, other_median):
+    """A fastloss row timed side by side with another fastloss row (mine and theirs, their
+    Timings): {speedup (other's median / row's), median, <other_median>, repeats, apart (the
+    ratio of their separate timings)}; both rows keep their samples in more_samples."""
     row["more_samples"].extend(mine.samples)
-    one["more_samples"].extend(single.samples)
+    other["more_samples"].extend(theirs.samples)
+    return {"speedup": theirs.median / mine.median, "median": mine.median,
+            other_median: theirs.median, "repeats": len(mine.samples),
+            "apart": other["time"]["median"] / row["time"]["median"]}
 
 
 def _dtype_pairing_fits(loss, settings):
@@ -475,11 +482,7 @@ def _pair_dtypes(largest, budget, threads):
         with impl.threads():
             mine, theirs = timing.measure_side_by_side(impl.call, wide_impl.call, budget,
                                                        warm_up=True)
-        row["vs_float64"] = {"speedup": theirs.median / mine.median, "median": mine.median,
-                             "float64_median": theirs.median, "repeats": len(mine.samples),
-                             "apart": wide_row["time"]["median"] / row["time"]["median"]}
-        row["more_samples"].extend(mine.samples)
-        wide_row["more_samples"].extend(theirs.samples)
+        row["vs_float64"] = _pairing_record(row, wide_row, mine, theirs, "float64_median")
 
 
 def exit_code(results):
