@@ -286,8 +286,8 @@ def _fixed_order_sum(values):
 def test_sums_follow_the_documented_order(name, dtype):
     # Values of magnitudes 1e-3 to 1e3, so that adding them in another order (another lane, a
     # lane of the wrong group) changes the last bits; sizes that end within a sub-block (256)
-    # and within a group of lanes (16), in one block or several. mse's (p - y)^2 and mae's
-    # |p - y| are exact in NumPy's float64 too, so the per-element values are the kernels'.
+    # and within a group of lanes (16), in one block or several. NumPy's float64 (p - y)^2 and
+    # |p - y| round as the kernels' closs_mse and closs_mae do: the per-element values are theirs.
     rng = np.random.default_rng(11)
     for n in (7, 23, 256 + 9, 4096 + 103, 3 * 4096 + 2663):
         scale = 10.0 ** rng.integers(-3, 4, n)
